@@ -1,0 +1,173 @@
+"""Load every modality of a sample and stack them: H x W x C float32.
+
+Shorthand: M modalities, C stacked channels (sum over modalities), H x W
+spatial size.
+
+Units after loading (see ``docs/conventions.md``):
+
+- colour-like modalities (``rgb``, ``hha``, ``ir``, ...): 8-bit files, values
+  0..255 as float32, colour channels in **RGB** order;
+- depth modalities: single-channel uint16 files (PNG) divided by
+  ``depth_scale`` (1000 for our millimetre PNGs) give **metres**; float files
+  (``.npy``, 32-bit TIFF) are divided by ``depth_scale`` too.
+
+Depth hole policy: 0 means "no measurement" and stays 0. Non-finite values
+(NaN, +-inf) and negative values in float files become holes (0); with
+``max_depth`` set, depths beyond it become holes too. Holes are never filled
+here; geometric transforms use nearest interpolation on depth so a hole is
+never blended into its neighbours.
+"""
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmengine.registry import TRANSFORMS
+
+from mm_incomplete.modality import ModalityLayout
+from .io import describe, read_image
+
+
+@TRANSFORMS.register_module()
+class LoadMultiModalImages(BaseTransform):
+    """Load the files of every modality and stack them in layout order.
+
+    Required keys: ``modality_paths`` (dict name -> path).
+
+    Added keys: ``img`` (H, W, C) float32, ``img_path`` (the RGB file, or the
+    first modality's), ``img_shape``, ``ori_shape``, ``modalities`` (names in
+    layout order), ``modality_channels`` (channel counts in layout order).
+
+    Args:
+        modalities (dict | str | ModalityLayout): the layout, e.g.
+            ``dict(rgb=3, depth=1)``.
+        depth_modalities (Sequence[str]): modalities decoded as depth (metres).
+            Defaults to ``('depth',)``. Set to ``()`` for datasets whose depth
+            is an 8-bit visualisation (e.g. CASIA-SURF).
+        depth_scale (float): file units per metre (1000 for millimetre PNGs).
+        max_depth (float, optional): depths beyond this (metres) become holes.
+        to_gray (Sequence[str]): 8-bit modalities with 1 channel in the layout
+            whose files may be colour; they are converted to grey. Without it a
+            colour file for a 1-channel modality is an error.
+        backend_args (dict, optional): mmengine file backend arguments.
+
+    Example:
+        >>> import numpy as np, cv2, tempfile, os.path as osp
+        >>> d = tempfile.mkdtemp()
+        >>> cv2.imwrite(osp.join(d, 'c.png'), np.zeros((4, 5, 3), np.uint8))
+        True
+        >>> cv2.imwrite(osp.join(d, 'd.png'), np.full((4, 5), 1500, np.uint16))
+        True
+        >>> load = LoadMultiModalImages(dict(rgb=3, depth=1))
+        >>> out = load(dict(modality_paths=dict(rgb=osp.join(d, 'c.png'),
+        ...                                     depth=osp.join(d, 'd.png'))))
+        >>> out['img'].shape, float(out['img'][0, 0, 3])
+        ((4, 5, 4), 1.5)
+    """
+
+    def __init__(self,
+                 modalities,
+                 depth_modalities: Sequence[str] = ('depth', ),
+                 depth_scale: float = 1000.0,
+                 max_depth: Optional[float] = None,
+                 to_gray: Sequence[str] = (),
+                 backend_args: Optional[dict] = None):
+        self.layout = ModalityLayout(modalities, 'modalities')
+        for opt, names in (('depth_modalities', depth_modalities),
+                           ('to_gray', to_gray)):
+            if isinstance(names, str):
+                raise TypeError(f'`{opt}` must be a list of modality names, '
+                                f'got the string {names!r}')
+            unknown = [n for n in names if n not in self.layout.names]
+            if unknown:
+                raise ValueError(f'`{opt}` names {unknown}, which are not in '
+                                 f'`modalities` {list(self.layout.names)}')
+        for name in depth_modalities:
+            if self.layout.channels[self.layout.index(name)] != 1:
+                raise ValueError(f'`depth_modalities`: {name!r} must have 1 '
+                                 'channel in `modalities`')
+        if not depth_scale > 0:
+            raise ValueError(f'`depth_scale` must be > 0, got {depth_scale}')
+        self.depth_modalities = tuple(depth_modalities)
+        self.depth_scale = float(depth_scale)
+        self.max_depth = max_depth
+        self.to_gray = tuple(to_gray)
+        self.backend_args = backend_args
+
+    # -- per-modality decoding ------------------------------------------
+    def _load_depth(self, path: str, name: str) -> np.ndarray:
+        raw = read_image(path, f'{name!r}', self.backend_args)
+        if raw.ndim == 3 and raw.shape[2] == 1:
+            raw = raw[..., 0]
+        if raw.ndim != 2 or not (raw.dtype == np.uint16
+                                 or np.issubdtype(raw.dtype, np.floating)):
+            raise ValueError(
+                f'{name!r} file {path} is {describe(raw)}; expected a '
+                'single-channel uint16 depth image (units of 1/depth_scale '
+                f'm, depth_scale={self.depth_scale:g}) or a float array')
+        depth = raw.astype(np.float32) / self.depth_scale
+        invalid = ~np.isfinite(depth) | (depth < 0)
+        if self.max_depth is not None:
+            invalid |= depth > self.max_depth
+        depth[invalid] = 0.0
+        return depth[..., None]
+
+    def _load_8bit(self, path: str, name: str, channels: int) -> np.ndarray:
+        img = read_image(path, f'{name!r}', self.backend_args)
+        if img.dtype != np.uint8:
+            raise ValueError(f'{name!r} file {path} is {describe(img)}; '
+                             f'expected an 8-bit image with {channels} '
+                             'channel(s)')
+        if img.ndim == 3 and img.shape[2] == 4:
+            img = img[..., :3]  # drop alpha
+        if img.ndim == 2:
+            img = img[..., None]
+        have = img.shape[2]
+        if have == 3 and channels == 1 and name in self.to_gray:
+            img = (img.astype(np.float32) @ np.array(
+                [0.299, 0.587, 0.114], np.float32))[..., None]
+            have = 1
+        if have != channels:
+            hint = (f'; add {name!r} to `to_gray` to convert colour to grey'
+                    if have == 3 and channels == 1 else '')
+            raise ValueError(f'{name!r} file {path} has {have} channel(s); '
+                             f'`modalities` expects {channels}{hint}')
+        return img.astype(np.float32)
+
+    def transform(self, results: dict) -> dict:
+        paths: Dict[str, str] = results.get('modality_paths') or {}
+        arrays, first = [], None
+        for name, channels in zip(self.layout.names, self.layout.channels):
+            if name not in paths:
+                raise KeyError(
+                    f'the sample has no file for modality {name!r} of '
+                    f'`modalities`; it provides {sorted(paths)} '
+                    f'(sample: {results.get("img_path", "?")})')
+            path = paths[name]
+            if name in self.depth_modalities:
+                arr = self._load_depth(path, name)
+            else:
+                arr = self._load_8bit(path, name, channels)
+            if first is None:
+                first = (path, arr.shape[:2])
+            elif arr.shape[:2] != first[1]:
+                raise ValueError(
+                    f'modalities differ in size: {first[0]} is '
+                    f'{first[1][0]}x{first[1][1]} but {path} is '
+                    f'{arr.shape[0]}x{arr.shape[1]} (H x W)')
+            arrays.append(arr)
+        img = np.concatenate(arrays, axis=2).astype(np.float32, copy=False)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        results['img_path'] = paths.get('rgb', paths[self.layout.names[0]])
+        results['modalities'] = self.layout.names
+        results['modality_channels'] = self.layout.channels
+        results['modality_paths'] = {n: paths[n] for n in self.layout.names}
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(modalities={self.layout!r}, '
+                f'depth_modalities={self.depth_modalities}, '
+                f'depth_scale={self.depth_scale:g}, '
+                f'max_depth={self.max_depth}, to_gray={self.to_gray})')
+

@@ -1,0 +1,170 @@
+"""MAD: margin-aware distillation (MMANet, CVPR 2023, Sec. 3.2).
+
+Shorthand: B batch, C channels, H x W feature size, K classes, N samples
+(pixels of the whole batch in segmentation, images in classification),
+S number of sample splits.
+
+The student's feature map is taught the *relations between samples* that the
+teacher's map has, and samples near the teacher's decision boundary count
+most. At one feature level, with F the (N, C') matrix of samples (one row per
+pixel after pooling to at most 30 x 40, or one flattened map per image)::
+
+    split the N samples into S chunks S_1 .. S_S          (memory bound)
+    G^h   = rownorm( F F[S_h]^T )                         (N, |S_h|)
+    l_i   = sum_h sum_{j in S_h} (Gs^h_ij - Gt^h_ij)^2    (N,)
+    H_i   = entropy( softmax(teacher logits at sample i) )
+    w_i   = H_i / sum_k H_k
+    L_MAD = sum_i w_i l_i
+"""
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.registry import MODELS
+
+
+def _pooled_size(size: Tuple[int, int],
+                 pool_size: Optional[Tuple[int, int]]) -> Tuple[int, int]:
+    """The map size after pooling to at most ``pool_size``."""
+    if pool_size is None:
+        return size
+    return min(size[0], pool_size[0]), min(size[1], pool_size[1])
+
+
+def teacher_entropy_weights(logits_t: torch.Tensor,
+                            eps: float = 1e-12) -> torch.Tensor:
+    """Per-sample weights w_i: the teacher's prediction entropy, summing to 1.
+
+    Args:
+        logits_t (Tensor): (N, K) teacher logits.
+        eps (float): floor of the entropy sum (all-confident teachers).
+
+    Returns:
+        Tensor: (N,) non-negative weights that sum to 1.
+    """
+    log_p = F.log_softmax(logits_t.float(), dim=1)
+    entropy = -(log_p.exp() * log_p).sum(dim=1)
+    return entropy / entropy.sum().clamp_min(eps)
+
+
+def similarity_relation_loss(feat_s: torch.Tensor, feat_t: torch.Tensor,
+                             num_splits: int = 2) -> torch.Tensor:
+    """Per-sample relation loss l_i of MAD.
+
+    Args:
+        feat_s (Tensor): (N, D) student samples.
+        feat_t (Tensor): (N, D') teacher samples (D' may differ from D).
+        num_splits (int): S, the number of chunks the N reference samples
+            are split into; each chunk's similarities are row-normalised on
+            their own, as in the official code.
+
+    Returns:
+        Tensor: (N,) l_i.
+    """
+    n = feat_s.shape[0]
+    loss = feat_s.new_zeros(n)
+    for idx in torch.arange(n, device=feat_s.device).chunk(num_splits):
+        g_s = F.normalize(feat_s @ feat_s[idx].t(), p=2, dim=1)
+        g_t = F.normalize(feat_t @ feat_t[idx].t(), p=2, dim=1)
+        loss = loss + (g_s - g_t).pow(2).sum(dim=1)
+    return loss
+
+
+@MODELS.register_module()
+class MarginAwareDistillLoss(nn.Module):
+    """Margin-aware distillation loss (MAD) of MMANet.
+
+    Args:
+        samples (str): what a sample is. ``'pixel'`` (segmentation): every
+            pixel of every image after pooling, its C channels the features;
+            ``'image'`` (classification): every image, its flattened map the
+            features.
+        pool_size (tuple[int, int] | None): in ``'pixel'`` mode, maps larger
+            than this are average-pooled down to at most this size (the
+            paper's 30 x 40). ``None`` keeps the full size.
+        num_splits (int): S, reference-sample chunks (2 in the official
+            segmentation code, 1 in its classification code).
+        loss_weight (float): multiplies the loss.
+
+    Example:
+        >>> loss = MarginAwareDistillLoss(samples='pixel', pool_size=(2, 2))
+        >>> feat_s, feat_t = torch.randn(2, 8, 4, 4), torch.randn(2, 8, 4, 4)
+        >>> logits_t = torch.randn(2, 5, 8, 8)
+        >>> loss(feat_s, feat_t, logits_t).shape
+        torch.Size([])
+    """
+
+    def __init__(self,
+                 samples: str = 'pixel',
+                 pool_size: Optional[Sequence[int]] = (30, 40),
+                 num_splits: int = 2,
+                 loss_weight: float = 1.0):
+        super().__init__()
+        if samples not in ('pixel', 'image'):
+            raise ValueError("`samples` must be 'pixel' (segmentation) or "
+                             f"'image' (classification), got {samples!r}")
+        if pool_size is not None:
+            pool_size = tuple(int(s) for s in pool_size)
+            if len(pool_size) != 2 or min(pool_size) < 1:
+                raise ValueError('`pool_size` must be two positive ints '
+                                 f'(H, W) or None, got {pool_size!r}')
+        if int(num_splits) < 1:
+            raise ValueError(f'`num_splits` must be >= 1, got {num_splits}')
+        self.samples = samples
+        self.pool_size = pool_size
+        self.num_splits = int(num_splits)
+        self.loss_weight = float(loss_weight)
+
+    def _pixel_samples(self, feat_s, feat_t, logits_t):
+        if feat_s.dim() != 4 or feat_t.dim() != 4 or logits_t.dim() != 4:
+            raise ValueError(
+                "MAD with samples='pixel' needs (B, C, H, W) features and "
+                f'(B, K, H, W) logits, got {tuple(feat_s.shape)}, '
+                f'{tuple(feat_t.shape)}, {tuple(logits_t.shape)}')
+        if feat_s.shape[2:] != feat_t.shape[2:]:
+            raise ValueError('student and teacher maps differ in size: '
+                             f'{tuple(feat_s.shape)} vs {tuple(feat_t.shape)}')
+        size = _pooled_size(tuple(feat_s.shape[2:]), self.pool_size)
+        if size != tuple(feat_s.shape[2:]):
+            feat_s = F.adaptive_avg_pool2d(feat_s, size)
+            feat_t = F.adaptive_avg_pool2d(feat_t, size)
+        logits_t = F.adaptive_avg_pool2d(logits_t, size)
+        # (B, C, h, w) -> (B*h*w, C): one row per pixel
+        return (feat_s.flatten(2).transpose(1, 2).flatten(0, 1),
+                feat_t.flatten(2).transpose(1, 2).flatten(0, 1),
+                logits_t.flatten(2).transpose(1, 2).flatten(0, 1))
+
+    def forward(self, feat_s: torch.Tensor, feat_t: torch.Tensor,
+                logits_t: torch.Tensor) -> torch.Tensor:
+        """Compute L_MAD.
+
+        Args:
+            feat_s (Tensor): student features, (B, C, H, W) (or (B, ...) with
+                ``samples='image'``).
+            feat_t (Tensor): teacher features of the same layout; no
+                gradient flows into it.
+            logits_t (Tensor): teacher logits, (B, K, H_l, W_l) in pixel mode
+                (pooled to the feature size), (B, K) in image mode.
+
+        Returns:
+            Tensor: the weighted scalar loss.
+        """
+        feat_t = feat_t.detach()
+        logits_t = logits_t.detach()
+        if self.samples == 'pixel':
+            f_s, f_t, logits = self._pixel_samples(feat_s, feat_t, logits_t)
+        else:
+            if logits_t.dim() != 2 or logits_t.shape[0] != feat_s.shape[0]:
+                raise ValueError(
+                    "MAD with samples='image' needs (B, K) teacher logits "
+                    f'for {feat_s.shape[0]} images, got '
+                    f'{tuple(logits_t.shape)}')
+            f_s, f_t, logits = feat_s.flatten(1), feat_t.flatten(1), logits_t
+        if f_s.shape[0] != f_t.shape[0]:
+            raise ValueError(f'{f_s.shape[0]} student samples but '
+                             f'{f_t.shape[0]} teacher samples')
+        per_sample = similarity_relation_loss(f_s.float(), f_t.float(),
+                                              self.num_splits)
+        weights = teacher_entropy_weights(logits)
+        return self.loss_weight * (weights * per_sample).sum()

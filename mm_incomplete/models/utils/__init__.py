@@ -1,0 +1,3 @@
+from .combination_selection import CombinationSelector, find_selectors
+
+__all__ = ['CombinationSelector', 'find_selectors']

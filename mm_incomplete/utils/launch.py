@@ -1,0 +1,57 @@
+"""What tools/train.py and tools/test.py share: config set-up for a launch.
+
+Segmentation and classification go through the same tools; the task follows
+from the config's ``default_scope``.
+"""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config, DictAction  # noqa: F401 (re-export)
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config file (errors name the file) and merge ``--cfg-options``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if 'model' not in cfg:
+        raise KeyError(f'config {path} defines no `model`')
+    return cfg
+
+
+def set_work_dir(cfg: Config, config_path: str,
+                 work_dir: Optional[str]) -> None:
+    """CLI > config > ./work_dirs/<config name>, as in mmseg's tools."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
+
+
+def setup_launcher(cfg: Config, launcher: str) -> None:
+    """Distributed set-up that also works without CUDA.
+
+    Where CUDA is absent the process group uses gloo, and DDP wraps the CPU
+    model without ``device_ids`` (mmengine passes the local rank as a CUDA
+    device id by default, which DDP rejects for a CPU module).
+    """
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    env_cfg = cfg.setdefault('env_cfg', {})
+    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg', None) or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
+def export_local_rank(local_rank: int) -> None:
+    """torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK."""
+    os.environ.setdefault('LOCAL_RANK', str(local_rank))

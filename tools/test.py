@@ -1,0 +1,125 @@
+"""Test a segmentor or classifier under every modality combination.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
+        [--show-dir DIR] [--tta] [--modalities rgb,depth,rgb+depth]
+        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+``--modalities`` picks the combinations to evaluate (default: the config's,
+usually all); names join modalities with ``+``.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import mm_incomplete  # noqa: E402,F401
+from mm_incomplete.utils.launch import (export_local_rank,  # noqa: E402
+                                        load_config, set_work_dir,
+                                        setup_launcher)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a model under modality combinations')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='dir (segmentation: prediction PNGs) or .pkl file '
+        '(classification: dumped results) to save predictions to')
+    parser.add_argument(
+        '--show-dir', help='dir to save painted predictions to')
+    parser.add_argument(
+        '--modalities',
+        help='combinations to evaluate, e.g. "rgb", "rgb,depth,rgb+depth" '
+        'or "all"')
+    parser.add_argument(
+        '--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value (xxx=yyy format)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    export_local_rank(args.local_rank)
+    return args
+
+
+def _is_segmentation(cfg) -> bool:
+    return cfg.get('default_scope', 'mmseg') == 'mmseg'
+
+
+def enable_show_dir(cfg, show_dir: str) -> None:
+    """Let the host's visualization hook paint predictions into show_dir."""
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        raise KeyError('--show-dir needs `default_hooks.visualization` in '
+                       'the config')
+    vis = hooks.visualization
+    if _is_segmentation(cfg):
+        vis.draw = True
+        vis.interval = 1
+        cfg.visualizer.save_dir = show_dir
+    else:
+        vis.enable = True
+        vis.out_dir = show_dir
+
+
+def save_predictions(cfg, out: str) -> None:
+    """Seg: the metric writes prediction PNGs to ``out``; cls: dump a pkl."""
+    if _is_segmentation(cfg):
+        cfg.test_evaluator['output_dir'] = out
+        cfg.test_evaluator['keep_results'] = True
+    else:
+        if not out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out for classification must be a .pkl file, '
+                             f'got {out}')
+        dump = dict(type='DumpResults', out_file_path=out)
+        evaluators = cfg.test_evaluator
+        cfg.test_evaluator = (list(evaluators) if isinstance(
+            evaluators, (list, tuple)) else [evaluators]) + [dump]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    setup_launcher(cfg, args.launcher)
+    set_work_dir(cfg, args.config, args.work_dir)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+
+    if args.modalities:
+        cfg.test_cfg['combinations'] = args.modalities
+    if args.show_dir:
+        enable_show_dir(cfg, args.show_dir)
+    if args.out:
+        save_predictions(cfg, args.out)
+    if args.tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            raise KeyError(f'--tta needs `tta_model` and `tta_pipeline` in '
+                           f'{args.config}')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
