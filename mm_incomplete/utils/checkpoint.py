@@ -7,6 +7,13 @@ and arrays in logged values), so resuming, testing or loading a teacher fails
 with ``Unsupported global``. Instead of switching the protection off, we allow
 exactly the types mmengine checkpoints contain (``CHECKPOINT_SAFE_GLOBALS``).
 
+One more object needs care: ``HistoryBuffer.__getstate__`` stores its
+statistics functions (``min``, ``max``, ``mean``, ``current``), which pickle
+as ``getattr(HistoryBuffer, 'min')``. Allowing ``builtins.getattr`` would open
+the unpickler to attribute walks, so instead the buffers we save leave out the
+default functions, which ``HistoryBuffer.__setstate__`` restores anyway; only
+custom statistics registered by a user are still saved (and refused on load).
+
 We also replace mmengine's local-file loader so that a missing or corrupt file
 raises an error naming the file.
 """
@@ -33,12 +40,26 @@ def _numpy_globals():
 
 
 CHECKPOINT_SAFE_GLOBALS = [HistoryBuffer] + _numpy_globals()
+_DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _history_buffer_getstate(self) -> dict:
+    """``HistoryBuffer`` state without the default statistics functions."""
+    state = {k: v for k, v in self.__dict__.items()
+             if k != 'statistics_methods'}
+    custom = {k: m for k, m in self._statistics_methods.items()
+              if k not in _DEFAULT_STATISTICS or
+              m is not getattr(HistoryBuffer, k)}
+    if custom:
+        state['statistics_methods'] = custom
+    return state
 
 
 def register_checkpoint_safe_globals() -> None:
     """Allow the non-tensor types of mmengine checkpoints in ``torch.load``."""
     if hasattr(torch.serialization, 'add_safe_globals'):
         torch.serialization.add_safe_globals(CHECKPOINT_SAFE_GLOBALS)
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
 
 
 def load_local_checkpoint(filename: str, map_location=None) -> dict:
