@@ -50,6 +50,7 @@ class CombinationEvaluator:
     Example:
         >>> from mmengine.evaluator import BaseMetric
         >>> class Count(BaseMetric):
+        ...     default_prefix = 'count'
         ...     def process(self, data_batch, data_samples):
         ...         self.results.extend(data_samples)
         ...     def compute_metrics(self, results):
@@ -57,8 +58,9 @@ class CombinationEvaluator:
         >>> ev = CombinationEvaluator(Evaluator(Count()), ['rgb', 'depth'])
         >>> ev.process('rgb', [{'x': 1}, {'x': 2}])
         >>> ev.process('depth', [{'x': 1}, {'x': 2}])
-        >>> ev.evaluate(2)
-        OrderedDict([('rgb', {'n': 2.0}), ('depth', {'n': 2.0})])
+        >>> metrics = ev.evaluate(2)  # logs 'Evaluating combination "rgb"'
+        >>> dict(metrics)
+        {'rgb': {'count/n': 2.0}, 'depth': {'count/n': 2.0}}
     """
 
     def __init__(self,

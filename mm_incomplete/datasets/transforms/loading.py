@@ -40,8 +40,9 @@ class LoadMultiModalImages(BaseTransform):
     Args:
         modalities (dict | str | ModalityLayout): the layout, e.g.
             ``dict(rgb=3, depth=1)``.
-        depth_modalities (Sequence[str]): modalities decoded as depth (metres).
-            Defaults to ``('depth',)``. Set to ``()`` for datasets whose depth
+        depth_modalities (Sequence[str], optional): modalities decoded as
+            depth (metres). Defaults to ``('depth',)`` when the layout has a
+            ``depth`` modality. Set to ``()`` for datasets whose depth
             is an 8-bit visualisation (e.g. CASIA-SURF).
         depth_scale (float): file units per metre (1000 for millimetre PNGs).
         max_depth (float, optional): depths beyond this (metres) become holes.
@@ -66,12 +67,14 @@ class LoadMultiModalImages(BaseTransform):
 
     def __init__(self,
                  modalities,
-                 depth_modalities: Sequence[str] = ('depth', ),
+                 depth_modalities: Optional[Sequence[str]] = None,
                  depth_scale: float = 1000.0,
                  max_depth: Optional[float] = None,
                  to_gray: Sequence[str] = (),
                  backend_args: Optional[dict] = None):
         self.layout = ModalityLayout(modalities, 'modalities')
+        if depth_modalities is None:
+            depth_modalities = [n for n in ('depth', ) if n in self.layout]
         for opt, names in (('depth_modalities', depth_modalities),
                            ('to_gray', to_gray)):
             if isinstance(names, str):

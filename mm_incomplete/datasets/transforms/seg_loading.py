@@ -21,8 +21,8 @@ class LoadMultiModalAnnotations(BaseTransform):
     0..K-1. The dataset's ``label_map`` (custom class subsets) is applied
     after that, as in mmseg.
 
-    Required keys: ``seg_map_path``; ``img`` and ``img_path`` when the
-    modalities are loaded first (then sizes must agree).
+    Required keys: ``seg_map_path``. When the modalities were loaded first
+    (``ori_shape``, ``img_path``), the label must have their original size.
 
     Added keys: ``gt_seg_map`` (H, W) uint8, ``seg_fields``.
 
@@ -56,8 +56,13 @@ class LoadMultiModalAnnotations(BaseTransform):
             raise ValueError(f'label file {path} is {describe(label)}; '
                              'expected a single-channel uint8 or uint16 '
                              'image of class ids')
-        if 'img' in results and results['img'].shape[:2] != label.shape:
-            h, w = results['img'].shape[:2]
+        # compare with the modalities as loaded (a test pipeline may resize
+        # the image before loading the full-resolution label)
+        ref = results.get('ori_shape')
+        if ref is None and 'img' in results:
+            ref = results['img'].shape[:2]
+        if ref is not None and tuple(ref[:2]) != label.shape:
+            h, w = ref[:2]
             raise ValueError(
                 f'label and modalities differ in size: {path} is '
                 f'{label.shape[0]}x{label.shape[1]} but '

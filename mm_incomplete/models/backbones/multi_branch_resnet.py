@@ -28,13 +28,15 @@ branch's next stage. The primary encoder then depends on the mask, so
 A branch runs only on the samples whose modality is present (a branch whose
 modality is masked out for the whole batch does not run at all); its features
 are zero for the other samples, which also keeps their zeroed inputs out of the
-branch's BatchNorm statistics.
+branch's BatchNorm statistics. One exception: in training, a branch present in
+a single sample of a larger batch runs on the whole batch with the other
+samples' inputs zeroed, since BatchNorm cannot normalise one sample whose
+feature map has shrunk to 1 x 1.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn as nn
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, ModuleDict
 from mmengine.registry import MODELS as ROOT_MODELS
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmseg.models.backbones import ResNet
@@ -133,7 +135,7 @@ class MultiBranchResNet(BaseModule):
         self.num_stages = num_stages
         stem_channels = stem_channels or base_channels
 
-        self.branches = nn.ModuleDict()
+        self.branches = ModuleDict()
         for name, ch in zip(self.layout.names, self.layout.channels):
             self.branches[name] = ResNet(
                 depth=depth,
@@ -162,7 +164,7 @@ class MultiBranchResNet(BaseModule):
                   if feedback is not None or i in out_indices}
         if feedback is not None:
             points = {'stem': stem_channels, **points}
-        self.fusions = nn.ModuleDict({
+        self.fusions = ModuleDict({
             key: ROOT_MODELS.build(
                 dict(fusion, modalities=self.layout.names, channels=ch))
             for key, ch in points.items()})
@@ -174,6 +176,38 @@ class MultiBranchResNet(BaseModule):
         return self.feedback is None
 
     # -- one branch -------------------------------------------------------
+    def _rows(self, present: torch.Tensor):
+        """How a branch runs given its (B,) presence: ``False`` (not at
+        all), ``None`` (whole batch), a (B,) bool tensor (those rows only)
+        or ``('zeroed', rows)`` (whole batch, other rows zeroed; training
+        with a single present sample, see the module docstring)."""
+        n = int(present.sum())
+        if n == 0:
+            return False
+        if n == present.numel():
+            return None
+        if self.training and n == 1:
+            return ('zeroed', present)
+        return present
+
+    @staticmethod
+    def _take(x: torch.Tensor, rows) -> torch.Tensor:
+        """The branch input (B or N, ...) for ``rows`` from ``_rows``."""
+        if rows is None:
+            return x
+        if isinstance(rows, tuple):
+            return x.masked_fill(~rows[1].view(-1, *[1] * (x.dim() - 1)), 0)
+        return x[rows]
+
+    @staticmethod
+    def _place(f: torch.Tensor, rows, batch: int) -> torch.Tensor:
+        """A branch output back as (B, ...), zero where not present."""
+        if rows is None:
+            return f
+        if isinstance(rows, tuple):
+            return f.masked_fill(~rows[1].view(-1, *[1] * (f.dim() - 1)), 0)
+        return scatter_rows(f, rows, batch)
+
     def _stem(self, name: str, x: torch.Tensor) -> torch.Tensor:
         branch = self.branches[name]
         if branch.deep_stem:
@@ -214,17 +248,16 @@ class MultiBranchResNet(BaseModule):
         last = max(self.out_indices)
         feats = {}
         for m, name in enumerate(self.layout.names):
-            rows = mask[:, m]
-            if not bool(rows.any()):
+            rows = self._rows(mask[:, m])
+            if rows is False:
                 continue
-            full = bool(rows.all())
-            h = self._stem(name, x[name] if full else x[name][rows])
+            h = self._stem(name, self._take(x[name], rows))
             outs = []
             for i in range(last + 1):
                 h = self._stage(name, i, h)
                 if i in self.out_indices:
                     f = self.fusions[f'layer{i + 1}'].recalibrate(name, h)
-                    outs.append(f if full else scatter_rows(f, rows, batch))
+                    outs.append(self._place(f, rows, batch))
             feats[name] = outs
         return feats
 
@@ -265,11 +298,8 @@ class MultiBranchResNet(BaseModule):
                     rows: Dict[str, torch.Tensor], mask: torch.Tensor,
                     batch: int) -> torch.Tensor:
         fusion = self.fusions[key]
-        feats = {}
-        for name, h in cur.items():
-            f = fusion.recalibrate(name, h)
-            feats[name] = f if rows[name] is None else \
-                scatter_rows(f, rows[name], batch)
+        feats = {name: self._place(fusion.recalibrate(name, h), rows[name],
+                                   batch) for name, h in cur.items()}
         return fusion.combine(feats, mask)
 
     def _forward_feedback(self, inputs, mask):
@@ -278,17 +308,15 @@ class MultiBranchResNet(BaseModule):
         x = self.layout.split(inputs)
         cur, rows = {}, {}
         for m, name in enumerate(self.layout.names):
-            r = mask[:, m]
-            if bool(r.any()):
-                rows[name] = None if bool(r.all()) else r
-                cur[name] = self._stem(
-                    name, x[name] if rows[name] is None else x[name][r])
+            r = self._rows(mask[:, m])
+            if r is not False:
+                rows[name] = r
+                cur[name] = self._stem(name, self._take(x[name], r))
         primary = self.feedback if self.feedback in cur else None
 
         def feed(fused):
             if primary is not None:
-                r = rows[primary]
-                cur[primary] = fused if r is None else fused[r]
+                cur[primary] = self._take(fused, rows[primary])
 
         feed(self._fuse_point('stem', cur, rows, mask, batch))
         outs = []

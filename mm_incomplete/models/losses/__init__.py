@@ -1,0 +1,3 @@
+from .kl_divergence import GaussianKLLoss, gaussian_kl_divergence  # noqa: F401,E501
+from .kd_losses import FeatureMSEDistillLoss, LogitKLDistillLoss  # noqa: F401,E501
+from .margin_aware_distill_loss import MarginAwareDistillLoss  # noqa: F401

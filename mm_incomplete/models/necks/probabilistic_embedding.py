@@ -168,3 +168,26 @@ class ProbabilisticEmbeddingNeck(BaseModule):
                 ) -> Tuple[torch.Tensor, ...]:
         """As :meth:`forward_with_stats`, the features only."""
         return self.forward_with_stats(inputs)[0]
+
+
+def accumulate_embedding_variance(selectors, stats: Sequence[GaussianEmbedding],
+                                  mask: torch.Tensor) -> None:
+    """Feed DMRNet's mining statistic to the selectors that are mining.
+
+    The score of a sample is its mean sigma^2 over channels and pixels,
+    averaged over the embedded levels; the combination with the largest mean
+    score is the hardest (the paper's audio-visual setting).
+
+    Args:
+        selectors (list[CombinationSelector]): the model's selectors; only
+            those with ``mining`` set receive the scores.
+        stats (list[GaussianEmbedding]): the embeddings of one batch.
+        mask (Tensor): (B, M) bool modality mask of the batch.
+    """
+    mining = [s for s in selectors if s.mining]
+    if not mining or not stats:
+        return
+    score = torch.stack(
+        [ProbabilisticEmbedding.mean_variance(s.logvar) for s in stats])
+    for selector in mining:
+        selector.accumulate(score.mean(0), mask)

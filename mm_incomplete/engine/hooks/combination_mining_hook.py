@@ -1,0 +1,135 @@
+"""Open and close the window in which selected combinations are mined.
+
+Shorthand: K combinations.
+
+The state lives in the model: every
+:class:`~mm_incomplete.models.utils.CombinationSelector` keeps its selected
+set and its running per-combination scores in persistent buffers, so both are
+in every checkpoint and a resumed run (inside or after the window) continues
+where it stopped. This hook only says *when*: it sets ``selector.mining``
+during the window (the model then feeds it scores, e.g. DMRNet's mean
+embedding variance per sample) and calls ``selector.finish_mining()`` after
+the window's last iteration (or epoch), which selects the candidates with the
+best mean score. The mined names are also written to the checkpoint's
+``meta['selected_combinations']`` so they can be read without building the
+model.
+"""
+from typing import Optional
+
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.registry import HOOKS
+from mmengine.runner import EpochBasedTrainLoop
+
+from mm_incomplete.models.utils import CombinationSelector
+
+
+def _named_selectors(model) -> dict:
+    model = getattr(model, 'module', model)
+    return {name: m for name, m in model.named_modules()
+            if isinstance(m, CombinationSelector)}
+
+
+@HOOKS.register_module()
+class CombinationMiningHook(Hook):
+    """Mine the selected combinations of the model's selectors in a window.
+
+    Args:
+        begin (int): first iteration (or epoch) of the window, 0-based.
+        end (int): the window is ``[begin, end)``; the selection is made after
+            iteration (epoch) ``end - 1``.
+        by_epoch (bool): count epochs instead of iterations (needs an
+            epoch-based train loop).
+
+    Example:
+        >>> # DMRNet, CREMA-D style: mine over the first 6 epochs' worth of
+        >>> # iterations, then the regularizer starts
+        >>> hook = CombinationMiningHook(begin=0, end=600)
+        >>> custom_hooks = [dict(type='CombinationMiningHook', begin=0,
+        ...                      end=600)]
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, begin: int = 0, end: Optional[int] = None,
+                 by_epoch: bool = False):
+        if end is None or not 0 <= begin < end:
+            raise ValueError('CombinationMiningHook needs 0 <= `begin` < '
+                             f'`end`, got begin={begin}, end={end}')
+        self.begin, self.end, self.by_epoch = int(begin), int(end), by_epoch
+
+    # -- helpers --------------------------------------------------------------
+    def _selectors(self, runner):
+        selectors = _named_selectors(runner.model)
+        if not selectors:
+            raise RuntimeError(
+                'CombinationMiningHook: the model '
+                f'({type(getattr(runner.model, "module", runner.model)).__name__}'
+                ') has no CombinationSelector to mine (e.g. an auxiliary '
+                'head of type CombinationRegularizerSegHead)')
+        return selectors
+
+    def _position(self, runner) -> int:
+        return runner.epoch if self.by_epoch else runner.iter
+
+    # -- hook points ------------------------------------------------------------
+    def before_train(self, runner) -> None:
+        for name, sel in self._selectors(runner).items():
+            if sel.fixed:
+                raise ValueError(
+                    f'CombinationMiningHook: `{name}` has its combinations '
+                    f'fixed by the config ({sel.selected_names}); set '
+                    '`combinations=None` there to mine them, or remove the '
+                    'hook')
+        loop = runner.train_loop
+        if self.by_epoch and not isinstance(loop, EpochBasedTrainLoop):
+            raise ValueError('CombinationMiningHook: `by_epoch=True` needs an '
+                             'epoch-based train loop')
+        limit = loop.max_epochs if self.by_epoch else loop.max_iters
+        if self.end > limit:
+            raise ValueError(
+                f'CombinationMiningHook: the window ends at {self.end} but '
+                f'training stops at {limit} '
+                f'{"epochs" if self.by_epoch else "iterations"}')
+        if self._position(runner) >= self.end:  # resumed after the window
+            for name, sel in self._selectors(runner).items():
+                if not sel.selected_names:
+                    print_log(f'{name}: resumed after the mining window but '
+                              'no combination is selected', 'current',
+                              level=30)
+
+    def _set_mining(self, runner) -> None:
+        pos = self._position(runner)
+        for sel in self._selectors(runner).values():
+            sel.mining = self.begin <= pos < self.end
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self._set_mining(runner)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if not self.by_epoch and runner.iter + 1 == self.end:
+            self._finish(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        if self.by_epoch and runner.epoch + 1 == self.end:
+            self._finish(runner)
+
+    def _finish(self, runner) -> None:
+        for name, sel in self._selectors(runner).items():
+            scores = sel.mean_scores()
+            chosen = sel.finish_mining()
+            sel.mining = False
+            table = ', '.join(f'{k}: {v:.4g}' for k, v in scores.items())
+            print_log(f'{name}: mined combinations {chosen} (mean scores '
+                      f'on this rank: {table})', 'current')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault('meta', {})['selected_combinations'] = {
+            name: sel.selected_names
+            for name, sel in self._selectors(runner).items()
+        }
+
+    def after_train(self, runner) -> None:
+        for sel in self._selectors(runner).values():
+            sel.mining = False

@@ -1,0 +1,353 @@
+"""The teacher-student wrapper shared by every distillation method.
+
+Shorthand: B batch, M modalities, C stacked channels, H x W input size.
+
+A distiller holds a **student** (built from its config, trained, saved, and
+used for every prediction) and a **teacher** (built from its config, loaded
+from its checkpoint, frozen). The teacher is kept outside the module tree:
+``parameters()``, ``state_dict()``, the optimizer, checkpoints,
+``init_weights()`` and DDP never see it; ``.to()``/``.cuda()`` still move it
+(:meth:`_apply`). It runs in eval mode under ``no_grad`` on its own
+modality view of the batch (by default every modality, while the student
+sees the masked batch its data preprocessor draws).
+
+One training step::
+
+    x_full, samples  = data_preprocessor(batch) with every modality kept
+    x_s,  samples_s  = the student's mask drawn by the preprocessor's
+                       ``train_sampler``, masked channels zeroed
+    x_t,  samples_t  = x_full under ``teacher_combination``
+    student.loss(x_s, samples_s)      -> task losses (+ recorded outputs)
+    teacher(x_t, samples_t, 'tensor') -> recorded outputs (no_grad)
+    each distill loss(recorded inputs) -> ``loss_<name>``
+
+Recorded outputs come from forward hooks on module paths named in the config
+(:class:`FeatureRecorder`); each distillation loss names its inputs as
+``'student.<recorder>'`` or ``'teacher.<recorder>'``.
+"""
+import copy
+from typing import Dict, List, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.registry import MODELS as ROOT_MODELS
+from mmengine.structures import BaseDataElement
+
+from mm_incomplete.modality import (MASK_FIELD, ModalityLayout,
+                                    set_modality_masks)
+from .feature_recorder import FeatureRecorder
+from .teacher import freeze_teacher, load_teacher_checkpoint
+
+
+class BaseDistiller(BaseModel):
+    """Teacher-student wrapper; subclasses choose the host registry.
+
+    Args:
+        student (dict): config of the student model (it carries the data
+            preprocessor used for training and evaluation).
+        teacher (dict): config of the teacher model.
+        teacher_ckpt (str): checkpoint of the trained teacher, loaded
+            strictly (missing file or mismatched keys raise).
+        teacher_ckpt_prefix (str, optional): keep and strip only keys with
+            this prefix (``'student.'`` takes a distiller's student).
+        teacher_combination (str | list, optional): the modalities the
+            teacher sees, e.g. ``'rgb+depth'``; ``None`` is every modality.
+        student_recorders (dict, optional): ``{name: module_path}`` (or
+            ``dict(path=..., index=i)``) recorded from the student.
+        teacher_recorders (dict, optional): same, from the teacher.
+        aux_heads (dict, optional): the regularization network: ``{name:
+            dict(head=head_cfg, inputs='student.<recorder>')}``; each head
+            (e.g. :class:`CombinationRegularizerSegHead`, which counts only
+            the samples of selected combinations: MMANet's MAR) gets the
+            recorded student features and the student's samples; its losses
+            are logged as ``<name>.<loss>``. Training only: the heads are not
+            part of the student, so an exported student does not carry them.
+        distill_losses (dict, optional): ``{name: loss_cfg}``; each loss
+            config has an ``inputs`` dict mapping the loss's ``forward``
+            arguments to ``'student.<recorder>'`` / ``'teacher.<recorder>'``
+            (popped before the loss is built). The log key is ``name`` (it
+            should start with ``loss``).
+        data_preprocessor (dict, optional): must be ``None``: the student's
+            preprocessor is the distiller's.
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    # the host MODELS registry, set by subclasses
+    registry = ROOT_MODELS
+
+    def __init__(self,
+                 student: dict,
+                 teacher: dict,
+                 teacher_ckpt: str,
+                 teacher_ckpt_prefix: Optional[str] = None,
+                 teacher_combination: Union[None, str, List[str]] = None,
+                 student_recorders: Optional[Dict] = None,
+                 teacher_recorders: Optional[Dict] = None,
+                 aux_heads: Optional[Dict[str, dict]] = None,
+                 distill_losses: Optional[Dict[str, dict]] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is not None:
+            raise ValueError(
+                f'{type(self).__name__}: put the data preprocessor in the '
+                '`student` config, not on the distiller')
+        for key, cfg in (('student', student), ('teacher', teacher)):
+            if not isinstance(cfg, dict) or 'type' not in cfg:
+                raise TypeError(f'{type(self).__name__}: `{key}` must be a '
+                                f'model config dict with a `type`, got '
+                                f'{cfg!r}')
+        super().__init__(init_cfg=init_cfg)
+        self.student = self.registry.build(student)
+        # the student's preprocessor serves the distiller (train, val, test)
+        self.data_preprocessor = self.student.data_preprocessor
+        self.layout = self._find_layout()
+
+        teacher_model = self.registry.build(copy.deepcopy(teacher))
+        load_teacher_checkpoint(teacher_model, teacher_ckpt,
+                                teacher_ckpt_prefix)
+        # kept out of the module tree: not in parameters() or state_dict()
+        self.__dict__['_teacher'] = freeze_teacher(teacher_model)
+        self.teacher_ckpt = teacher_ckpt
+        self.teacher_combination = self.layout.full \
+            if teacher_combination is None else \
+            self.layout.parse_combination(teacher_combination,
+                                          'teacher_combination')
+
+        self.student_recorder = FeatureRecorder(self.student,
+                                                student_recorders,
+                                                'student_recorders')
+        self.teacher_recorder = FeatureRecorder(self.teacher,
+                                                teacher_recorders,
+                                                'teacher_recorders')
+        self.aux_heads = nn.ModuleDict()
+        self.aux_inputs: Dict[str, str] = {}
+        for name, cfg in (aux_heads or {}).items():
+            if not isinstance(cfg, dict) or set(cfg) != {'head', 'inputs'}:
+                raise ValueError(
+                    f'`aux_heads.{name}` must be dict(head=<head config>, '
+                    f"inputs='student.<recorder>'), got {cfg!r}")
+            self._check_inputs(f'aux_heads.{name}', dict(inputs=cfg['inputs']),
+                               sides=('student', ))
+            self.aux_inputs[name] = cfg['inputs'].partition('.')[2]
+            self.aux_heads[name] = self.registry.build(cfg['head'])
+        self.distill_losses = DistillLosses()
+        self.loss_inputs: Dict[str, Dict[str, str]] = {}
+        for name, cfg in (distill_losses or {}).items():
+            cfg = dict(cfg)
+            inputs = cfg.pop('inputs', None)
+            self.loss_inputs[name] = self._check_inputs(
+                f'distill_losses.{name}.inputs', inputs)
+            self.distill_losses[name] = self.registry.build(cfg)
+
+    # -- construction helpers ----------------------------------------------
+    def _find_layout(self) -> ModalityLayout:
+        for owner in (self.data_preprocessor, self.student,
+                      getattr(self.student, 'backbone', None)):
+            layout = getattr(owner, 'layout', None)
+            if isinstance(layout, ModalityLayout):
+                return layout
+        raise TypeError(
+            f'{type(self).__name__}: the student '
+            f'({type(self.student).__name__}) has no modality layout; use a '
+            'multi-modal data preprocessor and backbone')
+
+    def _check_inputs(self, option: str, inputs,
+                      sides=('student', 'teacher')) -> Dict[str, str]:
+        if not isinstance(inputs, dict) or not inputs:
+            raise ValueError(
+                f'`{option}` must map the loss arguments to recorded outputs,'
+                " e.g. dict(feat_s='student.fuse3', feat_t='teacher.fuse3')")
+        recorders = dict(student=self.student_recorder,
+                         teacher=self.teacher_recorder)
+        for arg, source in inputs.items():
+            side, _, rec = str(source).partition('.')
+            if side not in sides or rec not in recorders[side].paths:
+                known = [f'{sd}.{n}' for sd in sides
+                         for n in recorders[sd].paths]
+                raise ValueError(f'`{option}` names {source!r}, which is no '
+                                 f'recorded output; known: {known}')
+        return dict(inputs)
+
+    # -- the frozen teacher ------------------------------------------------
+    @property
+    def teacher(self) -> nn.Module:
+        """The frozen teacher (not a submodule: never saved or optimised)."""
+        return self.__dict__['_teacher']
+
+    def _apply(self, fn, *args, **kwargs):
+        """``.to()``, ``.cuda()``, ``.half()`` ... move the teacher too."""
+        super()._apply(fn, *args, **kwargs)
+        self.teacher._apply(fn, *args, **kwargs)
+        return self
+
+    def train(self, mode: bool = True):
+        """Switch the student; the teacher stays in eval mode."""
+        super().train(mode)
+        self.teacher.train(False)
+        return self
+
+    # -- warm-up -------------------------------------------------------------
+    def distill_active(self) -> bool:
+        """Whether distillation counts now (losses defined, scale > 0)."""
+        return bool(self.distill_losses) and \
+            self.distill_losses.loss_scale != 0
+
+    # -- the two views of a training batch ---------------------------------
+    def preprocess_views(self, data: dict) -> tuple:
+        """Preprocess a training batch into the student and teacher views.
+
+        Returns:
+            tuple: ``(inputs_s (B, C, H, W), samples_s, inputs_t (B, C, H, W),
+            samples_t)``. The samples of the student carry the mask drawn by
+            the preprocessor's ``train_sampler`` (or their own); the teacher
+            samples are fresh copies of the meta information with the
+            teacher's combination.
+        """
+        pre = self.data_preprocessor
+        own = [s.get(MASK_FIELD, None) is not None
+               for s in (data.get('data_samples') or [])]
+        sampler = pre.train_sampler
+        pre.train_sampler = _KEEP_ALL
+        try:
+            full = pre(data, True)
+        finally:
+            pre.train_sampler = sampler
+        inputs_full, samples = full['inputs'], full['data_samples']
+        for sample, had_own in zip(samples, own):
+            if not had_own:
+                delattr(sample, MASK_FIELD)
+        inputs_s = pre._apply_modality_mask(inputs_full, samples, True)
+
+        t_mask = self.layout.combination_mask(self.teacher_combination)
+        t_mask = t_mask.to(inputs_full.device).expand(
+            inputs_full.shape[0], -1)
+        samples_t = [BaseDataElement(metainfo=s.metainfo) for s in samples]
+        set_modality_masks(samples_t, t_mask)
+        inputs_t = inputs_full
+        if not bool(t_mask.all()):
+            keep = self.layout.channel_mask(t_mask)[:, :, None, None]
+            inputs_t = inputs_full.masked_fill(~keep, 0)
+        return inputs_s, samples, inputs_t, samples_t
+
+    def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
+        """One optimisation step of the student (the teacher is frozen)."""
+        with optim_wrapper.optim_context(self):
+            inputs_s, samples_s, inputs_t, samples_t = \
+                self.preprocess_views(data)
+            losses = self.loss(inputs_s, samples_s, inputs_t, samples_t)
+        parsed, log_vars = self.parse_losses(losses)
+        optim_wrapper.update_params(parsed)
+        return log_vars
+
+    # -- losses --------------------------------------------------------------
+    def loss(self, inputs: torch.Tensor, data_samples: List,
+             teacher_inputs: Optional[torch.Tensor] = None,
+             teacher_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
+        """Student task losses plus the distillation losses.
+
+        Args:
+            inputs (Tensor): (B, C, H, W) the student's (masked) inputs.
+            data_samples (list): the student's samples (with masks).
+            teacher_inputs (Tensor, optional): (B, C, H, W) the teacher's
+                view; defaults to ``inputs`` (right only when the student
+                view is the teacher's, e.g. both full).
+            teacher_samples (list, optional): samples carrying the teacher's
+                mask; default: the teacher's combination for every sample.
+        """
+        active = self.distill_active()
+        if not active and not self.aux_heads:
+            return self.student.loss(inputs, data_samples)
+        try:
+            with self.student_recorder:
+                losses = self.student.loss(inputs, data_samples)
+            for name, head in self.aux_heads.items():
+                feats = self.student_recorder.get(self.aux_inputs[name])
+                for key, value in self.aux_head_loss(head, feats,
+                                                     data_samples).items():
+                    losses[f'{name}.{key}'] = value
+            if active:
+                self.run_teacher(inputs if teacher_inputs is None else
+                                 teacher_inputs, teacher_samples)
+                losses.update(self.compute_distill_losses())
+        finally:
+            self.student_recorder.clear()
+            self.teacher_recorder.clear()
+        return losses
+
+    def aux_head_loss(self, head: nn.Module, feats, data_samples) -> dict:
+        """Losses of one regularization head (task-specific call)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def run_teacher(self, inputs: torch.Tensor,
+                    data_samples: Optional[List] = None) -> None:
+        """Run the frozen teacher on its view, recording its outputs.
+
+        Args:
+            inputs (Tensor): (B, C, H, W) the teacher's view.
+            data_samples (list, optional): samples with the teacher's mask;
+                default: ``teacher_combination`` for every sample.
+        """
+        if data_samples is None:
+            mask = self.layout.combination_mask(self.teacher_combination)
+            data_samples = [BaseDataElement() for _ in range(inputs.shape[0])]
+            set_modality_masks(data_samples, mask.to(inputs.device).expand(
+                inputs.shape[0], -1))
+        with self.teacher_recorder:
+            self.teacher(inputs, data_samples, mode='tensor')
+
+    def compute_distill_losses(self) -> Dict[str, torch.Tensor]:
+        """Every distillation loss on the outputs recorded in this step."""
+        recorders = dict(student=self.student_recorder,
+                         teacher=self.teacher_recorder)
+        out = {}
+        for name, loss in self.distill_losses.items():
+            kwargs = {}
+            for arg, source in self.loss_inputs[name].items():
+                side, _, rec = source.partition('.')
+                kwargs[arg] = recorders[side].get(rec)
+            out[name] = loss(**kwargs) * self.distill_losses.loss_scale
+        return out
+
+    # -- prediction goes to the student --------------------------------------
+    def forward(self, inputs: torch.Tensor, data_samples=None,
+                mode: str = 'tensor'):
+        """``'loss'``: :meth:`loss` (teacher on the same inputs);
+        ``'predict'`` / ``'tensor'``: the student's."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode in ('predict', 'tensor'):
+            return self.student(inputs, data_samples, mode=mode)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
+                           'predict and tensor mode')
+
+    def predict_combinations(self, inputs: torch.Tensor, data_samples,
+                             combinations=None):
+        """The student's every-combination prediction."""
+        return self.student.predict_combinations(inputs, data_samples,
+                                                 combinations)
+
+
+class DistillLosses(nn.ModuleDict):
+    """The distillation losses of a distiller, with a warm-up scale.
+
+    ``loss_scale`` (1 by default) multiplies every distillation loss; at 0
+    the teacher does not run at all. :class:`LossScaleWarmupHook` sets it
+    (``modules=['distill_losses']``), e.g. to start MMANet's MAD at epoch 11.
+    """
+
+    def __init__(self, modules=None):
+        super().__init__(modules)
+        self.loss_scale = 1.0
+
+
+class _KeepAll:
+    """A sampling policy that keeps every modality (the full view)."""
+
+    def __call__(self, batch_size: int,
+                 layout: ModalityLayout) -> torch.Tensor:
+        return torch.ones(batch_size, len(layout), dtype=torch.bool)
+
+
+_KEEP_ALL = _KeepAll()

@@ -1,0 +1,100 @@
+"""Load a teacher from its checkpoint and freeze it.
+
+A teacher is trained first as a plain model (its own config); the distiller
+builds the same model and loads the checkpoint here. Loading is strict: a
+missing file is an error naming the path, and keys or shapes that do not
+match the teacher config are an error listing them. A frozen teacher has no
+trainable parameter and stays in eval mode whatever ``train()`` is called
+with, so its BatchNorm statistics never move.
+"""
+import os.path as osp
+import types
+from typing import Optional
+
+import torch.nn as nn
+
+from mm_incomplete.utils import load_local_checkpoint
+
+_MAX_LISTED = 20
+
+
+def _listed(keys) -> str:
+    keys = sorted(keys)
+    more = len(keys) - _MAX_LISTED
+    return ', '.join(keys[:_MAX_LISTED]) + (f' ... (+{more} more)'
+                                             if more > 0 else '')
+
+
+def _model_state(checkpoint, path: str) -> dict:
+    if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
+        checkpoint = checkpoint['state_dict']
+    if not isinstance(checkpoint, dict):
+        raise TypeError(f'teacher checkpoint {path} holds a '
+                        f'{type(checkpoint).__name__}, not a state dict')
+    return checkpoint
+
+
+def load_teacher_checkpoint(teacher: nn.Module, path: str,
+                            prefix: Optional[str] = None) -> None:
+    """Strictly load ``path`` into ``teacher``.
+
+    Args:
+        teacher (nn.Module): the built teacher model.
+        path (str): checkpoint file (an mmengine checkpoint with
+            ``state_dict`` or a bare state dict).
+        prefix (str, optional): keep only keys starting with it and strip it,
+            e.g. ``'student.'`` to take the student of a distiller
+            checkpoint as a teacher.
+
+    Raises:
+        FileNotFoundError: the file does not exist (the message names it).
+        ValueError: keys missing from or unexpected in the checkpoint, or
+            tensors of another shape (all listed).
+    """
+    if not path:
+        raise ValueError('`teacher_ckpt` is empty: the teacher must be '
+                         'loaded from the checkpoint of a trained model')
+    if not osp.isfile(osp.expanduser(path)):
+        raise FileNotFoundError(f'teacher checkpoint not found: {path} '
+                                '(`teacher_ckpt`); train the teacher config '
+                                'first and point `teacher_ckpt` at its '
+                                'checkpoint')
+    state = _model_state(load_local_checkpoint(path, map_location='cpu'),
+                         path)
+    if prefix:
+        state = {k[len(prefix):]: v for k, v in state.items()
+                 if k.startswith(prefix)}
+    own = teacher.state_dict()
+    missing = set(own) - set(state)
+    unexpected = set(state) - set(own)
+    shapes = [f'{k}: checkpoint {tuple(state[k].shape)} vs model '
+              f'{tuple(own[k].shape)}' for k in sorted(set(own) & set(state))
+              if hasattr(state[k], 'shape') and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        lines = [f'teacher checkpoint {path} does not match the teacher '
+                 'config:']
+        if missing:
+            lines.append(f'  missing keys ({len(missing)}): '
+                         f'{_listed(missing)}')
+        if unexpected:
+            lines.append(f'  unexpected keys ({len(unexpected)}): '
+                         f'{_listed(unexpected)}')
+        if shapes:
+            lines.append(f'  shape mismatches ({len(shapes)}): '
+                         + '; '.join(shapes[:_MAX_LISTED]))
+        raise ValueError("\n".join(lines))
+    teacher.load_state_dict(state, strict=True)
+
+
+def _always_eval(self, mode: bool = True):
+    """``train()`` of a frozen teacher: whatever ``mode``, stay in eval."""
+    return nn.Module.train(self, False)
+
+
+def freeze_teacher(teacher: nn.Module) -> nn.Module:
+    """No gradients, eval mode now and after any later ``train()`` call."""
+    for param in teacher.parameters():
+        param.requires_grad_(False)
+    teacher.train = types.MethodType(_always_eval, teacher)
+    teacher.train()
+    return teacher

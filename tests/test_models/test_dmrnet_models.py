@@ -1,0 +1,160 @@
+"""DMRNetEncoderDecoder and DMRNetImageClassifier: the embedding in the
+forward paths, the three loss terms, mining, checkpoints."""
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmpretrain.registry import MODELS as CLS_MODELS
+from mmpretrain.structures import DataSample
+from mmseg.registry import MODELS as SEG_MODELS
+from mmseg.structures import SegDataSample
+
+import mm_incomplete  # noqa: F401
+from mm_incomplete.modality import set_modality_masks
+
+LAYOUT = dict(rgb=3, depth=1)
+MASK = torch.tensor([[1, 1], [0, 1], [1, 0], [0, 1]]).bool()
+
+
+def _seg_cfg(combinations=('depth', )):
+    fcn = dict(type='FCNHead', in_channels=64, in_index=3, channels=16,
+               num_convs=1, num_classes=4, dropout_ratio=0)
+    return dict(
+        type='DMRNetEncoderDecoder',
+        backbone=dict(type='MultiBranchResNet', modalities=LAYOUT, depth=18,
+                      base_channels=8),
+        neck=dict(type='ProbabilisticEmbeddingNeck',
+                  in_channels=[8, 16, 32, 64], in_index=-1),
+        decode_head=fcn,
+        auxiliary_head=dict(
+            type='CombinationRegularizerSegHead', modalities=LAYOUT,
+            combinations=None if combinations is None else list(combinations),
+            head=dict(fcn, loss_decode=dict(type='CrossEntropyLoss',
+                                            loss_weight=0.5))),
+        kl_loss=dict(type='GaussianKLLoss', loss_weight=1e-3),
+        test_cfg=dict(mode='whole'))
+
+
+def _seg_batch(mask=MASK, size=64):
+    g = torch.Generator().manual_seed(0)
+    samples = [
+        SegDataSample(
+            gt_sem_seg=PixelData(data=torch.randint(
+                4, (1, size, size), generator=g)),
+            metainfo=dict(img_shape=(size, size), ori_shape=(size, size)))
+        for _ in range(len(mask))
+    ]
+    set_modality_masks(samples, mask)
+    return torch.rand(len(mask), 4, size, size, generator=g), samples
+
+
+def test_seg_losses_and_weights():
+    torch.manual_seed(0)
+    model = SEG_MODELS.build(_seg_cfg())
+    inputs, samples = _seg_batch()
+    losses = model.loss(inputs, samples)
+    assert {'decode.loss_ce', 'aux.loss_ce', 'loss_kl'} <= set(losses)
+    assert losses['aux.loss_ce'] > 0 and losses['loss_kl'] > 0
+    # the KL term is 1e-3 x the mean KL of the embedded (deepest) level
+    x = model.backbone(inputs, MASK)
+    emb = model.neck.embeddings[0]
+    mu, logvar = emb.mu_head(x[3]), emb.logvar_head(x[3])
+    kl = 0.5 * (logvar.exp() + mu ** 2 - logvar - 1).sum(1).mean()
+    torch.testing.assert_close(losses['loss_kl'], 1e-3 * kl)
+    # no hard sample: the auxiliary decoder does not count
+    inputs, samples = _seg_batch(MASK[[0, 2]])
+    assert model.loss(inputs, samples)['aux.loss_ce'].item() == 0.0
+
+
+def test_seg_samples_only_in_training_and_predicts_every_combination():
+    torch.manual_seed(0)
+    model = SEG_MODELS.build(_seg_cfg())
+    inputs, samples = _seg_batch()
+    model.train()
+    a, b = model._forward(inputs, samples), model._forward(inputs, samples)
+    assert not torch.allclose(a, b)
+    model.eval()
+    with torch.no_grad():
+        a, b = model._forward(inputs, samples), model._forward(inputs,
+                                                               samples)
+        out = model.predict_combinations(inputs, samples, 'all')
+        single = model.predict(inputs, [s.clone() for s in samples])
+    torch.testing.assert_close(a, b)
+    assert sorted(out) == ['depth', 'rgb', 'rgb+depth']
+    # the every-combination path equals the single-combination one
+    for i, row in enumerate(MASK.tolist()):
+        name = {(1, 1): 'rgb+depth', (0, 1): 'depth',
+                (1, 0): 'rgb'}[tuple(int(v) for v in row)]
+        torch.testing.assert_close(out[name][i].seg_logits.data,
+                                   single[i].seg_logits.data)
+
+
+def test_seg_mining_feeds_the_selector_and_survives_state_dict():
+    torch.manual_seed(0)
+    model = SEG_MODELS.build(_seg_cfg(combinations=None))
+    sel = model.auxiliary_head.selector
+    inputs, samples = _seg_batch()
+    assert model.loss(inputs, samples)['aux.loss_ce'].item() == 0.0
+    model.loss(inputs, samples)
+    assert sel.score_count.sum() == 0  # not mining: nothing gathered
+    sel.mining = True
+    model.loss(inputs, samples)
+    assert sel.score_count.tolist() == [1.0, 1.0, 2.0]  # full, rgb, depth
+    sel.mining = False
+    chosen = sel.finish_mining()
+    assert len(chosen) == 1 and chosen[0] in ('rgb', 'depth')
+    fresh = SEG_MODELS.build(_seg_cfg(combinations=None))
+    fresh.load_state_dict(model.state_dict())
+    assert fresh.auxiliary_head.selector.selected_names == chosen
+
+
+def test_seg_needs_the_probabilistic_neck():
+    cfg = _seg_cfg()
+    cfg['neck'] = None
+    with pytest.raises(TypeError, match='ProbabilisticEmbeddingNeck'):
+        SEG_MODELS.build(cfg)
+
+
+def _cls_cfg():
+    return dict(
+        type='DMRNetImageClassifier',
+        backbone=dict(type='MultiBranchResNet', modalities=LAYOUT, depth=18,
+                      base_channels=8, out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        probabilistic_embedding=dict(type='ProbabilisticEmbedding',
+                                     in_channels=64),
+        head=dict(type='LinearClsHead', num_classes=5, in_channels=64),
+        aux_head=dict(
+            type='CombinationRegularizerClsHead', modalities=LAYOUT,
+            combinations=None,
+            head=dict(type='LinearClsHead', num_classes=5, in_channels=64,
+                      loss=dict(type='CrossEntropyLoss', loss_weight=0.3))),
+        data_preprocessor=dict(modalities=LAYOUT))
+
+
+def test_cls_losses_sampling_mining_and_prediction():
+    torch.manual_seed(0)
+    model = CLS_MODELS.build(_cls_cfg())
+    inputs = torch.rand(4, 4, 32, 32)
+    samples = [DataSample().set_gt_label(i) for i in range(4)]
+    set_modality_masks(samples, MASK)
+    sel = model.aux_head.selector
+    sel.mining = True
+    losses = model.loss(inputs, samples)
+    assert set(losses) == {'loss', 'aux.loss', 'loss_kl'}
+    assert losses['aux.loss'].item() == 0.0  # nothing selected before mining
+    assert sel.score_count.tolist() == [1.0, 1.0, 2.0]
+    sel.mining = False
+    sel.finish_mining()
+    assert model.loss(inputs, samples)['aux.loss'].item() > 0
+
+    feats_a = model.extract_feat(inputs, mask=MASK)[-1]
+    feats_b = model.extract_feat(inputs, mask=MASK)[-1]
+    assert not torch.allclose(feats_a, feats_b)  # z is sampled in training
+    model.eval()
+    with torch.no_grad():
+        out = model.predict_combinations(inputs, samples, 'all')
+        single = model.predict(inputs, [s.clone() for s in samples])
+    torch.testing.assert_close(out['depth'][1].pred_score,
+                               single[1].pred_score)
+    torch.testing.assert_close(out['rgb'][2].pred_score,
+                               single[2].pred_score)

@@ -1,0 +1,108 @@
+"""MarginAwareDistillLoss against hand computations."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mm_incomplete.models.losses import MarginAwareDistillLoss
+from mm_incomplete.models.losses.margin_aware_distill_loss import \
+    teacher_entropy_weights
+
+
+def _entropy(p):
+    return -sum(x * math.log(x) for x in p)
+
+
+def test_image_samples_hand_computation():
+    # 3 images, 2-d features; one split: G = rownorm(F F^T)
+    fs = torch.tensor([[1., 0.], [0., 1.], [1., 1.]])
+    ft = torch.tensor([[1., 0.], [1., 0.], [0., 1.]])
+    logits_t = torch.tensor([[0., 0.], [math.log(3.), 0.], [10., 0.]])
+
+    def rownorm(rows):
+        return [[v / math.sqrt(sum(x * x for x in r)) for v in r]
+                for r in rows]
+
+    def gram(f):
+        return [[sum(a * b for a, b in zip(fi, fj)) for fj in f] for fi in f]
+
+    gs = rownorm(gram(fs.tolist()))
+    gt = rownorm(gram(ft.tolist()))
+    per = [sum((gs[i][j] - gt[i][j]) ** 2 for j in range(3))
+           for i in range(3)]
+    ent = [_entropy([0.5, 0.5]), _entropy([0.75, 0.25]),
+           _entropy([1 / (1 + math.exp(-10)), 1 - 1 / (1 + math.exp(-10))])]
+    w = [e / sum(ent) for e in ent]
+    expected = sum(wi * li for wi, li in zip(w, per))
+
+    loss = MarginAwareDistillLoss(samples='image', num_splits=1,
+                                  loss_weight=2.0)
+    assert loss(fs, ft, logits_t).item() == pytest.approx(2 * expected,
+                                                          rel=1e-5)
+    # the weights: uncertain samples (near the boundary) weigh most
+    weights = teacher_entropy_weights(logits_t)
+    assert weights.tolist() == pytest.approx(w, rel=1e-5, abs=1e-6)
+    assert weights[0] > weights[1] > weights[2]
+
+
+def test_pixel_samples_two_splits_hand_computation():
+    # B=1, C=2, 2x2 map -> N=4 pixel samples, split into {0,1} and {2,3};
+    # each half's similarities are row-normalised on their own
+    fs = torch.tensor([[[[1., 2.], [0., 1.]], [[0., 1.], [1., 1.]]]])
+    ft = torch.tensor([[[[2., 0.], [1., 1.]], [[1., 1.], [0., 3.]]]])
+    logits_t = torch.tensor([[[[0., 1.], [2., 0.]], [[0., 0.], [0., 3.]],
+                              [[1., 0.], [0., 0.]]]])  # K=3
+    f_s = fs[0].flatten(1).t()  # (4, 2) pixels in row-major order
+    f_t = ft[0].flatten(1).t()
+    per = torch.zeros(4)
+    for half in ([0, 1], [2, 3]):
+        g_s = f_s @ f_s[half].t()
+        g_t = f_t @ f_t[half].t()
+        g_s = g_s / g_s.norm(dim=1, keepdim=True)
+        g_t = g_t / g_t.norm(dim=1, keepdim=True)
+        per += ((g_s - g_t) ** 2).sum(1)
+    p = logits_t[0].flatten(1).t().softmax(1)
+    ent = -(p * p.log()).sum(1)
+    expected = (ent / ent.sum() * per).sum()
+
+    loss = MarginAwareDistillLoss(samples='pixel', pool_size=(30, 40))
+    assert loss(fs, ft, logits_t).item() == pytest.approx(expected.item(),
+                                                          rel=1e-5)
+
+
+def test_pooling_to_at_most_30x40_and_logits_pooled_to_features():
+    torch.manual_seed(0)
+    fs, ft = torch.randn(2, 4, 60, 80), torch.randn(2, 4, 60, 80)
+    logits = torch.randn(2, 3, 120, 160)
+    loss = MarginAwareDistillLoss(pool_size=(30, 40))
+    ref = MarginAwareDistillLoss(pool_size=None)
+    pooled = (F.adaptive_avg_pool2d(fs, (30, 40)),
+              F.adaptive_avg_pool2d(ft, (30, 40)),
+              F.adaptive_avg_pool2d(logits, (30, 40)))
+    assert loss(fs, ft, logits).item() == pytest.approx(
+        ref(*pooled).item(), rel=1e-5)
+    # a small map is not pooled
+    small = torch.randn(1, 4, 5, 6)
+    assert loss(small, small, torch.randn(1, 3, 5, 6)).item() == \
+        pytest.approx(0.0, abs=1e-6)
+
+
+def test_gradient_reaches_student_only():
+    fs = torch.randn(2, 4, 3, 3, requires_grad=True)
+    ft = torch.randn(2, 4, 3, 3, requires_grad=True)
+    MarginAwareDistillLoss()(fs, ft, torch.randn(2, 5, 3, 3)).backward()
+    assert fs.grad is not None and fs.grad.abs().sum() > 0
+    assert ft.grad is None
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match='samples'):
+        MarginAwareDistillLoss(samples='patch')
+    loss = MarginAwareDistillLoss()
+    with pytest.raises(ValueError, match='differ in size'):
+        loss(torch.randn(1, 4, 3, 3), torch.randn(1, 4, 2, 2),
+             torch.randn(1, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"\(B, K\) teacher logits"):
+        MarginAwareDistillLoss(samples='image')(
+            torch.randn(2, 4), torch.randn(2, 4), torch.randn(2, 3, 1, 1))
