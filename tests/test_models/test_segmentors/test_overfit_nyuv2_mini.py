@@ -2,7 +2,7 @@
 
 End to end on real data: raw RGB (0..255) and depth (metres) go through
 MultiModalSegDataPreProcessor and MultiModalEncoderDecoder.train_step; after a
-few hundred CPU iterations on 60 x 80 frames the NYU-40 pixel accuracy on the
+150 CPU iterations on 60 x 80 frames the NYU-40 pixel accuracy on the
 same frames must be high for the full combination.
 """
 import os.path as osp
@@ -57,14 +57,14 @@ def test_multi_branch_overfits_two_nyuv2_frames():
                 std=dict(rgb=[58.395, 57.12, 57.375], depth=[1.4])),
             backbone=dict(type='MultiBranchResNet',
                           modalities=dict(rgb=3, depth=1), depth=18,
-                          base_channels=16),
-            decode_head=dict(type='UPerHead', in_channels=[16, 32, 64, 128],
+                          base_channels=8),
+            decode_head=dict(type='UPerHead', in_channels=[8, 16, 32, 64],
                              in_index=(0, 1, 2, 3), pool_scales=(1, 2, 3, 6),
                              channels=32, dropout_ratio=0.0, num_classes=40,
                              norm_cfg=dict(type='BN'), align_corners=False),
             test_cfg=dict(mode='whole')))
     model.init_weights()
-    optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=3e-3,
+    optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=5e-3,
                                            weight_decay=0))
 
     def batch():
@@ -79,7 +79,7 @@ def test_multi_branch_overfits_two_nyuv2_frames():
 
     model.train()
     first = model.train_step(batch(), optim)['decode.loss_ce'].item()
-    for _ in range(199):
+    for _ in range(149):
         last = model.train_step(batch(), optim)['decode.loss_ce'].item()
     assert last < first / 10
 
