@@ -93,6 +93,19 @@ def save_predictions(cfg, out: str) -> None:
             evaluators, (list, tuple)) else [evaluators]) + [dump]
 
 
+def set_combinations(cfg, modalities: str) -> None:
+    """--modalities: the loop's list, or the one combination of a plain loop."""
+    loop = cfg.test_cfg.get('type', 'TestLoop')
+    if loop.startswith('MultiCombination'):
+        cfg.test_cfg['combinations'] = modalities
+    elif ',' in modalities or ' ' in modalities or modalities == 'all':
+        raise ValueError(f'--modalities {modalities!r} lists several '
+                         f'combinations but test_cfg.type is {loop}; use '
+                         'MultiCombinationTestLoop')
+    else:
+        cfg.model.data_preprocessor['test_combination'] = modalities
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
@@ -103,7 +116,7 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
 
     if args.modalities:
-        cfg.test_cfg['combinations'] = args.modalities
+        set_combinations(cfg, args.modalities)
     if args.show_dir:
         enable_show_dir(cfg, args.show_dir)
     if args.out:

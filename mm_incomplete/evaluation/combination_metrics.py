@@ -16,7 +16,7 @@ This module turns the K dicts into
 import json
 import os
 import os.path as osp
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 import torch
@@ -115,7 +115,7 @@ def _cell(value: Any, digits: int) -> str:
 
 
 def format_table(per_combination: PerCombination, digits: int = 2) -> str:
-    """Plain-text table: one row per combination (and mean), one col per metric.
+    """Plain-text table: a row per combination (and mean), a col per metric.
 
     Only metrics with a scalar value somewhere become columns.
 
@@ -161,7 +161,7 @@ def make_record(per_combination: PerCombination, stage: str,
         {
           "schema": "mm_incomplete.combination_metrics", "version": 1,
           "stage": "val" | "test",
-          "combinations": ["rgb+depth", "rgb", "depth"],   # evaluated, in order
+          "combinations": ["rgb+depth", "rgb", "depth"],  # in eval order
           "metrics": {"rgb+depth": {"mIoU": 41.2, ...}, ...,
                       "mean": {"mIoU": 35.0, ...}},
           "modalities": {"rgb": 3, "depth": 1},

@@ -57,11 +57,16 @@ class _MultiCombinationLoop(BaseLoop):
                  fp16: bool = False) -> None:
         super().__init__(runner, dataloader)
         option = f'{self.stage}_cfg.combinations'
+        model_layout = find_layout(runner.model)
         if modalities is not None:
             self.layout = ModalityLayout(modalities,
                                          f'{self.stage}_cfg.modalities')
+            if model_layout is not None and model_layout != self.layout:
+                raise ValueError(
+                    f'{self.stage}_cfg.modalities {self.layout!r} differ '
+                    f'from the model\'s {model_layout!r}; leave it unset')
         else:
-            self.layout = find_layout(runner.model)
+            self.layout = model_layout
             if self.layout is None:
                 raise ValueError(
                     f'{type(self).__name__} cannot find the modality layout '

@@ -65,8 +65,9 @@ def _clone_inputs(inputs):
 def fill_full_masks(data_batch: dict, layout: ModalityLayout) -> None:
     """Give every sample without a ``modality_mask`` the full mask (in place).
 
-    So the data preprocessor's own evaluation combination (``test_combination``)
-    cannot zero a modality before the combinations are applied.
+    So the data preprocessor's own evaluation combination
+    (``test_combination``) cannot zero a modality before the combinations
+    are applied.
     """
 
     def fill(samples):

@@ -38,13 +38,21 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
 
     Where CUDA is absent the process group uses gloo, and DDP wraps the CPU
     model without ``device_ids`` (mmengine passes the local rank as a CUDA
-    device id by default, which DDP rejects for a CPU module).
+    device id by default, which DDP rejects for a CPU module). mmengine's
+    ``init_dist`` calls ``torch.cuda.set_device`` unconditionally, so for
+    the ``pytorch`` launcher the gloo group is initialised here, before the
+    runner, which then finds it and skips its own initialisation.
     """
     cfg.launcher = launcher
     if launcher == 'none' or torch.cuda.is_available():
         return
     env_cfg = cfg.setdefault('env_cfg', {})
     env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if launcher != 'pytorch':
+        raise ValueError(f'--launcher {launcher} needs CUDA; without it only '
+                         'the pytorch launcher (tools/dist_*.sh) is supported')
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend='gloo')
     wrapper = cfg.get('model_wrapper_cfg', None) or dict(
         type='MMDistributedDataParallel', broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))

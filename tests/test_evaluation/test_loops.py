@@ -8,6 +8,7 @@ import pytest
 import torch
 from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
+from mmengine.model import BaseTTAModel
 from mmengine.registry import LOOPS, METRICS
 from mmengine.runner import Runner
 
@@ -64,8 +65,10 @@ class RecordIterHook(Hook):
 
 
 def make_runner(tmp_path, model=None, combinations='all', evaluator=None,
-                reuse=True, hooks=None, **kwargs):
-    loader = dict(dataset=FakeDataset(), batch_size=4, num_workers=0,
+                reuse=True, hooks=None, dataset=None, loop_kwargs=None,
+                **kwargs):
+    loader = dict(dataset=dataset or FakeDataset(), batch_size=4,
+                  num_workers=0,
                   sampler=dict(type='DefaultSampler', shuffle=False))
     evaluator = evaluator or dict(type='FakeAccuracyForLoops')
     kwargs.setdefault('default_hooks',
@@ -76,11 +79,13 @@ def make_runner(tmp_path, model=None, combinations='all', evaluator=None,
         experiment_name=f'eval_{uuid.uuid4().hex}',
         val_dataloader=copy.deepcopy(loader),
         val_cfg=dict(type='MultiCombinationValLoop',
-                     combinations=combinations, reuse=reuse),
+                     combinations=combinations, reuse=reuse,
+                     **(loop_kwargs or {})),
         val_evaluator=copy.deepcopy(evaluator),
         test_dataloader=copy.deepcopy(loader),
         test_cfg=dict(type='MultiCombinationTestLoop',
-                      combinations=combinations, reuse=reuse),
+                      combinations=combinations, reuse=reuse,
+                      **(loop_kwargs or {})),
         test_evaluator=copy.deepcopy(evaluator),
         custom_hooks=hooks,
         **kwargs)
@@ -221,6 +226,18 @@ def test_missing_layout_is_explained(tmp_path):
         runner.val()
 
 
+def test_modalities_option(tmp_path):
+    model = FakeMultiModalModel()
+    del model.data_preprocessor.layout
+    runner = make_runner(tmp_path / 'a', model=model,
+                         loop_kwargs=dict(modalities=dict(rgb=2, depth=1)))
+    assert runner.test() == make_runner(tmp_path / 'b').test()
+    runner = make_runner(tmp_path / 'c',
+                         loop_kwargs=dict(modalities='rgb:3,depth:1'))
+    with pytest.raises(ValueError, match='test_cfg.modalities.*differ'):
+        runner.test()
+
+
 def test_train_then_val_saves_best_on_mean(tmp_path):
     runner = make_runner(
         tmp_path,
@@ -239,3 +256,49 @@ def test_train_then_val_saves_best_on_mean(tmp_path):
                                'combination_metrics_val_iter_2.json'))
     assert osp.isfile(osp.join(str(tmp_path),
                                'best_mean_fake_top1_iter_2.pth'))
+
+
+class FakeTTA(BaseTTAModel):
+    """Averages the class scores of the augmentations."""
+
+    def merge_preds(self, data_samples_list):
+        merged = []
+        for augs in data_samples_list:
+            s = augs[0].clone()
+            s.pred_score = sum(a.pred_score for a in augs) / len(augs)
+            merged.append(s)
+        return merged
+
+
+class FlipTTADataset(FakeDataset):
+    """Every sample twice: as is and flipped (a TTA pipeline's output)."""
+
+    def __getitem__(self, i):
+        item = super().__getitem__(i)
+        flipped = dict(inputs=item['inputs'].flip(-1),
+                       data_samples=item['data_samples'].clone())
+        return dict(inputs=[item['inputs'], flipped['inputs']],
+                    data_samples=[item['data_samples'],
+                                  flipped['data_samples']])
+
+
+def test_tta_model_uses_separate_passes(tmp_path):
+    """A TTA wrapper has no predict_combinations: the loop runs one
+    test_step per combination with the mask on every augmented copy."""
+    model = FakeMultiModalModel()
+    tta = FakeTTA(module=model)
+    runner = make_runner(tmp_path, model=tta, dataset=FlipTTADataset())
+    metrics = runner.test()
+    # reference: the masked model, both views scored by hand
+    data = FakeDataset()
+    for combo in ALL:
+        mask = LAYOUT.combination_mask(combo)[None].expand(10, -1)
+        with torch.no_grad():
+            x = data.inputs * LAYOUT.channel_mask(mask)[:, :, None, None]
+            feats = model.encode(x, [n for n in LAYOUT.names if n in combo])
+            feats_f = model.encode(x.flip(-1),
+                                   [n for n in LAYOUT.names if n in combo])
+            score = (model.decode(feats, mask) +
+                     model.decode(feats_f, mask)) / 2
+        top1 = 100.0 * (score.argmax(1) == data.labels).float().mean()
+        assert metrics[f'{combo}/fake/top1'] == pytest.approx(float(top1))

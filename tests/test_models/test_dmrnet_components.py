@@ -83,7 +83,7 @@ def test_neck_embeds_only_the_chosen_levels():
         neck([feats[0]])
 
 
-# -- selector ------------------------------------------------------------------
+# -- selector -----------------------------------------------------------
 def test_selector_marks_samples_of_selected_combinations():
     sel = CombinationSelector(LAYOUT, ['depth'])
     assert sel.sample_mask(MASK).tolist() == [False, True, False, True]
@@ -144,7 +144,7 @@ def test_mined_state_survives_a_state_dict_round_trip():
     assert again.sample_mask(MASK).tolist() == [False, False, True, False]
 
 
-# -- regularizer heads ------------------------------------------------------------
+# -- regularizer heads ---------------------------------------------------
 def _seg_samples(mask, size=8, classes=3):
     g = torch.Generator().manual_seed(0)
     samples = [SegDataSample(gt_sem_seg=PixelData(data=torch.randint(
@@ -155,7 +155,8 @@ def _seg_samples(mask, size=8, classes=3):
 
 def _seg_head(**kw):
     head = dict(type='FCNHead', in_channels=8, channels=8, num_convs=1,
-                num_classes=3, in_index=-1, concat_input=False, dropout_ratio=0,
+                num_classes=3, in_index=-1, concat_input=False,
+                dropout_ratio=0,
                 loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.5))
     return CombinationRegularizerSegHead(head=head, modalities=LAYOUT, **kw)
 
@@ -227,3 +228,23 @@ def test_cls_regularizer_touches_only_the_chosen_samples():
     torch.testing.assert_close(loss.detach(), 0.3 * ref)
     with pytest.raises(TypeError, match='config dict'):
         CombinationRegularizerClsHead(head=None, modalities=LAYOUT)
+
+
+def test_seg_regularizer_with_a_single_selected_sample_and_pyramid_pooling():
+    torch.manual_seed(0)
+    uper = dict(type='UPerHead', in_channels=[4, 8], in_index=[0, 1],
+                pool_scales=(1, 2), channels=8, num_classes=3,
+                dropout_ratio=0)
+    head = CombinationRegularizerSegHead(head=uper, modalities=LAYOUT,
+                                         combinations=['depth'])
+    feats = [torch.randn(3, 4, 8, 8, requires_grad=True),
+             torch.randn(3, 8, 4, 4, requires_grad=True)]
+    samples = _seg_samples(MASK[:3])  # one depth-only sample (row 1)
+    loss = head.loss(feats, samples, None)['loss_ce']
+    loss.backward()
+    assert feats[1].grad[[0, 2]].abs().sum() == 0
+    assert feats[1].grad[1].abs().sum() > 0
+    # the loss of that sample alone (BatchNorm statistics of the sample)
+    ref = head.head.loss([f[[1, 1]].detach() for f in feats],
+                         [samples[1], samples[1]], None)['loss_ce']
+    torch.testing.assert_close(loss.detach(), ref)

@@ -158,3 +158,30 @@ def test_cls_losses_sampling_mining_and_prediction():
                                single[1].pred_score)
     torch.testing.assert_close(out['rgb'][2].pred_score,
                                single[2].pred_score)
+
+
+@pytest.mark.parametrize('name', ['synthetic_seg_cpu', 'synthetic_cls_cpu',
+                                  'nyud_rgbd', 'sunrgbd_rgbd'])
+def test_shipped_configs(name):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mm_incomplete.utils import config_path
+    cfg = Config.fromfile(config_path(f'dmrnet/{name}.py'))
+    hooks = {h['type']: h for h in cfg.custom_hooks}
+    warmup = hooks['LossScaleWarmupHook']
+    if name.startswith('synthetic'):
+        assert hooks['CombinationMiningHook']['end'] == warmup['begin'] == 100
+        init_default_scope(cfg.default_scope)
+        registry = SEG_MODELS if 'seg' in name else CLS_MODELS
+        model = registry.build(cfg.model)
+        assert type(model).__name__.startswith('DMRNet')
+        assert model.kl_loss.loss_weight == 1e-3
+    else:  # the papers' setting: depth is hard, regularizers from epoch 11
+        assert cfg.model.auxiliary_head.combinations == ['depth']
+        assert cfg.model.auxiliary_head.head.loss_decode.loss_weight == 0.5
+        assert cfg.model.decode_head.num_classes == \
+            cfg.model.auxiliary_head.head.num_classes
+        iters_per_epoch = 100 if name == 'nyud_rgbd' else 660
+        assert warmup['begin'] == 11 * iters_per_epoch
+        assert cfg.train_cfg.max_iters == 300 * iters_per_epoch

@@ -6,9 +6,13 @@ K = 2^M - 1 combinations.
 One run measures, on the CPU (and on CUDA when available):
 
 1. **Train step** (preprocess + forward + backward + SGD step, mmengine's
-   ``train_step``) of every case in :data:`TRAIN_CASES`, as a ratio to the
-   single-branch RGB model (a plain mmseg ``EncoderDecoder`` + ``ResNet`` of
-   the same depth and width on the RGB channels) at the same input size.
+   ``train_step``) of every case in :data:`TRAIN_CASES` (the models of the
+   shipped ``configs/baselines/*_synthetic_seg_cpu.py``: ResNet-18 of width
+   16, UPerHead; or with ``--preset nyud`` of ``*_nyud_rgbd.py``: ResNet-50,
+   SyncBN run as BN; inputs padded to ``--size``), as a ratio to the
+   single-branch RGB model (a
+   plain mmseg ``EncoderDecoder`` + ``ResNet`` of the same depth, width and
+   stem on the RGB channels) at the same input size.
 2. **Evaluation** of one batch, for every case in :data:`EVAL_CASES`:
    the full combination alone (``full``), all K combinations with the loop's
    reuse (``shared``: ``predict_combinations``, encoders once) and all K
@@ -26,20 +30,25 @@ One run measures, on the CPU (and on CUDA when available):
    free events recorded by ``torch.profiler`` with ``profile_memory=True``
    (an extra, untimed step). Both count tensor memory of the step only.
 
-Times are medians over ``--iters`` timed repeats after ``--warmup``; the
-evaluation variants are interleaved repeat by repeat so a busy machine slows
-them alike. Output: a table on stdout and a JSON (``--out``).
+Every time (wall clock, or process CPU time with ``--clock cpu``, meant
+for ``--threads 1`` on a shared machine) is the fastest of ``--iters`` timed
+repeats after ``--warmup``
+(the repeat least disturbed by other load; medians are in the JSON too), and
+the measured functions are interleaved repeat by repeat so a busy machine
+slows them alike. Output: a table on stdout and a JSON (``--out``).
 
 Adding a case (e.g. a new method)::
 
-    from benchmark import TRAIN_CASES
-    TRAIN_CASES['dmrnet'] = lambda base, args: load_model_cfg(
-        'configs/dmrnet/synthetic_seg_cpu.py', args)
+    from benchmark import TRAIN_CASES, from_config
+    TRAIN_CASES['dmrnet'] = from_config('dmrnet/synthetic_seg_cpu.py')
+
+or ``--case dmrnet=dmrnet/synthetic_seg_cpu.py`` on the command line.
 
 Example::
 
     python tools/analysis/benchmark.py --quick --out work_dirs/bench.json
-    python tools/analysis/benchmark.py --size 240 320 --width 16 --batch-size 4
+    python tools/analysis/benchmark.py --size 240 320 --batch-size 4 \\
+        --case dmrnet=dmrnet/synthetic_seg_cpu.py
 """
 import argparse
 import copy
@@ -58,89 +67,110 @@ RGB_CASE = 'rgb_single_branch'
 
 
 # -- model configs --------------------------------------------------------
-def base_multi_branch(args) -> dict:
-    """The multi-branch RGB-D segmentor all cases derive from."""
-    if args.base_config:
-        return load_model_cfg(args.base_config, args)
-    w, exp = args.width, (4 if args.depth >= 50 else 1)
-    return dict(
-        type='MultiModalEncoderDecoder',
-        data_preprocessor=dict(
-            type='MultiModalSegDataPreProcessor',
-            modalities=dict(rgb=3, depth=1),
-            mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.8]),
-            std=dict(rgb=[58.395, 57.12, 57.375], depth=[1.4]),
-            size=tuple(args.size), seg_pad_val=255, train_sampler=None),
-        backbone=dict(type='MultiBranchResNet',
-                      modalities=dict(rgb=3, depth=1), depth=args.depth,
-                      base_channels=w, out_indices=(0, 1, 2, 3)),
-        decode_head=dict(type='UPerHead',
-                         in_channels=[w * exp * 2**i for i in range(4)],
-                         in_index=[0, 1, 2, 3], pool_scales=(1, 2, 3, 6),
-                         channels=4 * w, num_classes=args.num_classes,
-                         loss_decode=dict(type='CrossEntropyLoss')),
-        train_cfg=dict(), test_cfg=dict(mode='whole'))
-
-
 def load_model_cfg(path: str, args) -> dict:
-    """``model`` of a config file, padded to the benchmark's input size."""
+    """``model`` of a config file, padded to the benchmark's input size.
+
+    ``path`` is a file or a config shipped with the package
+    (``'baselines/multi_branch_full_synthetic_seg_cpu.py'``). A training
+    sampler without a seed gets ``seed=0`` so every run draws the same masks.
+    """
     from mmengine.config import Config
+
+    from mm_incomplete.utils import config_path
     if not osp.isfile(path):
-        raise FileNotFoundError(f'--base-config: no config file {path!r}')
-    model = Config.fromfile(path).model.to_dict()
+        try:
+            path = config_path(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f'no config file {path!r} (neither a path nor a config '
+                'shipped under mm_incomplete/configs)') from None
+    model = _single_process_norm(Config.fromfile(path).model.to_dict())
     pre = model.get('data_preprocessor') or {}
     if 'size' in pre:
         pre['size'] = tuple(args.size)
+    sampler = pre.get('train_sampler')
+    if isinstance(sampler, dict) and 'type' in sampler:
+        sampler.setdefault('seed', 0)
     return model
 
 
-def _multi_branch_full(base, args):
-    cfg = copy.deepcopy(base)
-    cfg['data_preprocessor']['train_sampler'] = None
+def _single_process_norm(cfg):
+    """SyncBN -> BN everywhere: the benchmark runs in one process."""
+    if isinstance(cfg, dict):
+        out = {k: _single_process_norm(v) for k, v in cfg.items()}
+        if out.get('type') == 'SyncBN':
+            out['type'] = 'BN'
+        return out
+    if isinstance(cfg, (list, tuple)):
+        return type(cfg)(_single_process_norm(v) for v in cfg)
     return cfg
 
 
-def _multi_branch_moddrop(base, args):
-    cfg = copy.deepcopy(base)
-    cfg['data_preprocessor']['train_sampler'] = dict(type='ModDrop',
-                                                     drop_prob=0.5, seed=0)
-    return cfg
+def from_config(path: str) -> Callable[[argparse.Namespace], dict]:
+    """A case whose model is the ``model`` of config ``path``."""
+
+    def make(args):
+        return load_model_cfg(path, args)
+
+    make.config = path
+    return make
 
 
-def _early_fusion(base, args):
-    cfg = _multi_branch_full(base, args)
-    bb = cfg['backbone']
-    for key in ('fusion', 'feedback'):
-        bb.pop(key, None)
-    bb['type'] = 'EarlyFusionResNet'
-    return cfg
+def _same_stem(bb: dict) -> dict:
+    """mmseg ResNet's stem defaults to 64 channels whatever the width, the
+    multi-branch backbone's to ``base_channels``: keep them equal."""
+    bb.setdefault('stem_channels', bb.get('base_channels', 64))
+    return bb
 
 
-def _rgb_single_branch(base, args):
-    """Plain mmseg EncoderDecoder + ResNet on the RGB channels only."""
-    cfg = copy.deepcopy(base)
+def _rgb_single_branch(args) -> dict:
+    """The multi-branch baseline with one plain mmseg ``ResNet`` (same depth,
+    width, stages) on the RGB channels, in mmseg's ``EncoderDecoder``."""
+    cfg = load_model_cfg(PRESETS[args.preset][MULTI_BRANCH_FULL], args)
     bb = cfg['backbone']
     for key in ('fusion', 'feedback', 'modalities'):
         bb.pop(key, None)
-    bb.update(type='ResNet', in_channels=3)
+    _same_stem(bb).update(type='ResNet', in_channels=3)
     pre = cfg['data_preprocessor']
-    mean = pre.get('mean') or {'rgb': [0.0] * 3}
-    std = pre.get('std') or {'rgb': [1.0] * 3}
     cfg['data_preprocessor'] = dict(
-        type='SegDataPreProcessor', mean=list(mean['rgb']),
-        std=list(std['rgb']), bgr_to_rgb=False, size=pre.get('size'),
+        type='SegDataPreProcessor', mean=list(pre['mean']['rgb']),
+        std=list(pre['std']['rgb']), bgr_to_rgb=False, size=pre.get('size'),
         pad_val=0, seg_pad_val=255)
     cfg['type'] = 'EncoderDecoder'
     return cfg
 
 
-#: train-step cases: name -> (base multi-branch cfg, args) -> model cfg.
-#: The RGB case is the reference of every ratio.
-TRAIN_CASES: Dict[str, Callable[[dict, argparse.Namespace], dict]] = {
+MULTI_BRANCH_FULL = 'multi_branch_full'
+#: the baseline configs of each ``--preset``: ``synthetic`` (ResNet-18 of
+#: width 16, UPerHead of 64 channels) and ``nyud`` (the papers' two
+#: ResNet-50 branches, UPerHead of 512 channels)
+PRESETS = {
+    preset: {name: f'baselines/{name}_{suffix}.py'
+             for name in ('early_fusion', 'multi_branch_full',
+                          'multi_branch_moddrop')}
+    for preset, suffix in (('synthetic', 'synthetic_seg_cpu'),
+                           ('nyud', 'nyud_rgbd'))
+}
+
+
+def _preset_case(name: str) -> Callable[[argparse.Namespace], dict]:
+
+    def make(args):
+        return load_model_cfg(PRESETS[args.preset][name], args)
+
+    make.config = f'baselines/{name}_<preset>.py'
+    return make
+
+
+#: train-step cases: name -> (args) -> model cfg; the RGB case is the
+#: reference of every ratio. Add a method with
+#: ``TRAIN_CASES['dmrnet'] = from_config('dmrnet/synthetic_seg_cpu.py')``
+#: or ``--case dmrnet=dmrnet/synthetic_seg_cpu.py``.
+TRAIN_CASES: Dict[str, Callable[[argparse.Namespace], dict]] = {
     RGB_CASE: _rgb_single_branch,
-    'early_fusion': _early_fusion,
-    'multi_branch_full': _multi_branch_full,
-    'multi_branch_moddrop': _multi_branch_moddrop,
+    'early_fusion': _preset_case('early_fusion'),
+    'multi_branch_full': _preset_case('multi_branch_full'),
+    'multi_branch_moddrop': _preset_case('multi_branch_moddrop'),
 }
 #: cases whose every-combination evaluation is measured
 EVAL_CASES: List[str] = ['multi_branch_moddrop', 'early_fusion']
@@ -154,12 +184,13 @@ def make_batch(model, args, seed: int = 0) -> dict:
     from mmseg.structures import SegDataSample
     layout = getattr(model.data_preprocessor, 'layout', None)
     channels = layout.total_channels if layout is not None else 3
+    num_classes = model.decode_head.num_classes
     g = torch.Generator().manual_seed(seed)
     h, w = args.size
     inputs, samples = [], []
     for i in range(args.batch_size):
         inputs.append(torch.rand(channels, h, w, generator=g) * 255)
-        label = torch.randint(0, args.num_classes, (1, h, w), generator=g)
+        label = torch.randint(0, num_classes, (1, h, w), generator=g)
         s = SegDataSample(metainfo=dict(img_path=f'{i}.png', ori_shape=(h, w),
                                         img_shape=(h, w)))
         s.gt_sem_seg = PixelData(data=label)
@@ -219,8 +250,16 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 
 def time_interleaved(fns: Dict[str, Callable[[], object]], device: str,
-                     warmup: int, iters: int) -> Dict[str, List[float]]:
-    """Seconds per call of each function, repeats interleaved."""
+                     warmup: int, iters: int,
+                     clock: str = 'wall') -> Dict[str, List[float]]:
+    """Seconds per call of each function, repeats interleaved.
+
+    ``clock='cpu'`` measures the process's CPU time (``time.process_time``):
+    with one thread it is the compute time, unaffected by other jobs
+    holding the cores; CUDA always uses wall time.
+    """
+    now = time.process_time if clock == 'cpu' and \
+        not device.startswith('cuda') else time.perf_counter
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -228,24 +267,28 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], device: str,
     for _ in range(iters):
         for name, fn in fns.items():
             _sync(device)
-            start = time.perf_counter()
+            start = now()
             fn()
             _sync(device)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(now() - start)
     return times
 
 
 def _ms(values: Sequence[float]) -> float:
+    """Fastest repeat in milliseconds."""
+    return 1000.0 * min(values)
+
+
+def _median_ms(values: Sequence[float]) -> float:
     return 1000.0 * statistics.median(values)
 
 
 # -- train steps -------------------------------------------------------------
 def bench_train(args, device: str) -> Dict[str, dict]:
     from mmengine.optim import OptimWrapper
-    base = base_multi_branch(args)
     steps, models = {}, {}
-    for name, make_cfg in TRAIN_CASES.items():
-        model = build_model(make_cfg(base, args), device).train()
+    for name, make_cfg in args.cases.items():
+        model = build_model(make_cfg(args), device).train()
         optim = OptimWrapper(torch.optim.SGD(
             model.parameters(), lr=0.01, momentum=0.9, nesterov=True,
             weight_decay=1e-4))
@@ -253,13 +296,14 @@ def bench_train(args, device: str) -> Dict[str, dict]:
         models[name] = model
         steps[name] = (lambda m=model, o=optim, b=batch:
                        m.train_step(clone_batch(b), o))
-    times = time_interleaved(steps, device, args.warmup, args.iters)
+    times = time_interleaved(steps, device, args.warmup, args.iters,
+                             args.clock)
     ref = _ms(times[RGB_CASE])
     out = {}
     for name, fn in steps.items():
         med = _ms(times[name])
         out[name] = dict(
-            median_ms=med, mean_ms=1000.0 * statistics.mean(times[name]),
+            ms=med, median_ms=_median_ms(times[name]),
             ratio_to_rgb=med / ref,
             params_m=sum(p.numel() for p in models[name].parameters()) / 1e6,
             peak_mem_mb=peak_memory_mb(fn, device))
@@ -306,10 +350,9 @@ def _floor_parts(model, batch, combos):
 
 def bench_eval(args, device: str) -> Dict[str, dict]:
     from mm_incomplete.evaluation.predict import predict_every_combination
-    base = base_multi_branch(args)
     out = {}
-    for name in EVAL_CASES:
-        model = build_model(TRAIN_CASES[name](base, args), device).eval()
+    for name in args.eval:
+        model = build_model(args.cases[name](args), device).eval()
         layout = model.layout
         combos = layout.combinations()
         full = layout.full
@@ -331,7 +374,8 @@ def bench_eval(args, device: str) -> Dict[str, dict]:
         timed = dict(variants)
         timed.update({f'part:{k}': v for k, v in parts.items()})
         with torch.no_grad():
-            times = time_interleaved(timed, device, args.warmup, args.iters)
+            times = time_interleaved(timed, device, args.warmup, args.iters,
+                                     args.clock)
             part_ms = {k: _ms(times[f'part:{k}']) for k in parts}
             flops = {k: count_flops(v) for k, v in variants.items()}
             part_flops = {k: count_flops(v) for k, v in parts.items()}
@@ -353,6 +397,7 @@ def bench_eval(args, device: str) -> Dict[str, dict]:
                                         False)),
             full_ms=ms['full'], shared_ms=ms['shared'],
             separate_ms=ms['separate'], part_ms=part_ms,
+            median_ms={k: _median_ms(times[k]) for k in variants},
             ratio_shared=ratio_shared,
             ratio_separate=ms['separate'] / ms['full'],
             floor_ratio=floor_ratio,
@@ -365,7 +410,7 @@ def bench_eval(args, device: str) -> Dict[str, dict]:
     return out
 
 
-# -- report --------------------------------------------------------------------
+# -- report ------------------------------------------------------------------
 def format_report(result: dict) -> str:
     lines = []
     for device, res in result['devices'].items():
@@ -376,7 +421,7 @@ def format_report(result: dict) -> str:
         lines.append(f'{"case":<24}{"ms":>10}{"x rgb":>8}{"params M":>10}'
                      f'{"peak MiB":>10}')
         for name, r in res['train_step'].items():
-            lines.append(f'{name:<24}{r["median_ms"]:>10.1f}'
+            lines.append(f'{name:<24}{r["ms"]:>10.1f}'
                          f'{r["ratio_to_rgb"]:>8.2f}{r["params_m"]:>10.2f}'
                          f'{r["peak_mem_mb"]:>10.1f}')
         lines.append(f'== {device}: evaluate one batch under every '
@@ -402,26 +447,48 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--size', type=int, nargs=2, default=[240, 320],
                    metavar=('H', 'W'), help='input size (default 240 320)')
     p.add_argument('--batch-size', type=int, default=4)
-    p.add_argument('--depth', type=int, default=18, help='ResNet depth')
-    p.add_argument('--width', type=int, default=16,
-                   help='base_channels of every ResNet (64 = full width)')
-    p.add_argument('--num-classes', type=int, default=40)
-    p.add_argument('--base-config',
-                   help='config whose `model` (a multi-branch segmentor) '
-                   'replaces the built-in one; the cases derive from it')
+    p.add_argument('--preset', choices=sorted(PRESETS), default='synthetic',
+                   help='baseline configs: synthetic (*_synthetic_seg_cpu, '
+                   'default) or nyud (*_nyud_rgbd, the papers\' ResNet-50)')
+    p.add_argument('--case', action='append', default=[],
+                   metavar='NAME=CONFIG',
+                   help='add (or replace) a train-step case: the `model` of '
+                   'CONFIG (a path or a shipped config such as '
+                   'dmrnet/synthetic_seg_cpu.py)')
+    p.add_argument('--eval', nargs='+', default=None, metavar='NAME',
+                   help='cases whose every-combination evaluation is '
+                   f'measured (default: {" ".join(EVAL_CASES)})')
     p.add_argument('--iters', type=int, default=10, help='timed repeats')
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--devices', nargs='+', default=None,
                    help='default: cpu, plus cuda when available')
-    p.add_argument('--threads', type=int, help='torch CPU threads')
+    p.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
+                   help='CPU timings: wall time, or process CPU time (use '
+                   'with --threads 1 on a machine shared with other jobs)')
+    p.add_argument('--threads', type=int,
+                   help='torch CPU threads (1 avoids OpenMP busy-waiting '
+                   'slowdowns on a machine shared with other jobs)')
     p.add_argument('--quick', action='store_true',
-                   help='tiny sizes for tests: 64x64, B=2, width 4, '
-                   '2 repeats')
+                   help='for tests: 64x64 (the synthetic configs\' size), '
+                   'B=2, 1 repeat, no warm-up, 1 thread')
     p.add_argument('--out', default=DEFAULT_OUT, help='JSON output path')
     args = p.parse_args(argv)
     if args.quick:
-        args.size, args.batch_size, args.width = [64, 64], 2, 4
-        args.iters, args.warmup, args.num_classes = 2, 1, 5
+        args.size, args.batch_size = [64, 64], 2
+        args.iters, args.warmup = 1, 0
+        args.threads = args.threads or 1
+    args.cases = dict(TRAIN_CASES)
+    for spec in args.case:
+        name, sep, path = spec.partition('=')
+        if not sep or not name or not path:
+            p.error(f'--case {spec!r}: expected NAME=CONFIG')
+        load_model_cfg(path, args)  # fails early, naming the file
+        args.cases[name] = from_config(path)
+    args.eval = args.eval or list(EVAL_CASES)
+    unknown = [n for n in args.eval if n not in args.cases]
+    if unknown:
+        p.error(f'--eval: unknown cases {unknown}; known: '
+                f'{list(args.cases)}')
     if args.batch_size < 2:
         p.error('--batch-size must be >= 2 (BatchNorm in training)')
     if min(args.size) < 32:
@@ -434,8 +501,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     import mm_incomplete  # noqa: F401  registers the models
+    threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args) -> dict:
     devices = args.devices or (['cpu', 'cuda'] if torch.cuda.is_available()
                                else ['cpu'])
     for d in devices:
@@ -443,9 +518,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             raise SystemExit(f'--devices {d}: CUDA is not available here')
     result = dict(
         settings=dict(size=list(args.size), batch_size=args.batch_size,
-                      depth=args.depth, width=args.width,
-                      num_classes=args.num_classes, iters=args.iters,
-                      warmup=args.warmup, base_config=args.base_config,
+                      iters=args.iters, warmup=args.warmup,
+                      clock=args.clock,
+                      preset=args.preset,
+                      cases={n: getattr(f, 'config', None)
+                             for n, f in args.cases.items()},
+                      eval_cases=list(args.eval),
                       threads=torch.get_num_threads(),
                       torch=torch.__version__,
                       cuda_device=(torch.cuda.get_device_name(0)

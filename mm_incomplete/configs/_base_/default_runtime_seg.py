@@ -15,14 +15,9 @@ log_level = 'INFO'
 load_from = None
 resume = False
 tta_model = dict(type='SegTTAModel')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2000),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
 randomness = dict(seed=0)
+# default_hooks live in the schedule files (as in mmseg), since the
+# checkpoint interval and save_best follow the schedule.
 # Branches whose modality is masked out for a whole batch do not run, so DDP
 # must tolerate parameters without gradients.
 find_unused_parameters = True

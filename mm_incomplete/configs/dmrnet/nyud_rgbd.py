@@ -5,16 +5,19 @@
 # hard-combination decoder (0.5) start at epoch 11 (official: `epoch > 10`),
 # i.e. iteration 1100.
 # Reference (authors' log): mIoU RGB 43.36, depth 41.26, RGB-D 49.03,
-# average 44.55 (with ImageNet-pretrained branches; none are loaded here).
+# average 44.55 (ImageNet-pretrained branches; none are loaded here).
 _base_ = [
     '../_base_/datasets/nyud_rgbd.py', '../_base_/default_runtime_seg.py',
     '../_base_/schedules/nyud_onecycle_300e.py', './_base_/dmrnet_r50_uper.py'
 ]
+hard_combinations = ['depth']
+# the official DMRNet segmentation script clips the gradient norm at 20
+optim_wrapper = dict(clip_grad=dict(max_norm=20, norm_type=2))
 model = dict(
     data_preprocessor=dict(size={{_base_.crop_size}}),
     decode_head=dict(num_classes={{_base_.num_classes}}),
     auxiliary_head=dict(
-        combinations=['depth'],
+        combinations=hard_combinations,
         head=dict(num_classes={{_base_.num_classes}})))
 custom_hooks = [
     dict(

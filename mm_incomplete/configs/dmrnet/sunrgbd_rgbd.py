@@ -1,18 +1,22 @@
 # DMRNet on SUN RGB-D (37 classes) in the NYUDv2 setting: two ResNet-50
 # branches, 480 x 640, batch 8, SGD Nesterov, one-cycle over 300 epochs.
 # 5285 training images at batch 8 give 660 iterations per epoch; the
-# regularizers start at epoch 11 (iteration 7260).
+# regularizers start at epoch 11 (iteration 7260). Hard combination: depth.
 _base_ = [
     '../_base_/datasets/sunrgbd_rgbd.py', '../_base_/default_runtime_seg.py',
     '../_base_/schedules/nyud_onecycle_300e.py', './_base_/dmrnet_r50_uper.py'
 ]
 num_classes = 37
+hard_combinations = ['depth']
 sun_iters_per_epoch = 660
 sun_max_iters = 300 * sun_iters_per_epoch
+# the official DMRNet segmentation script clips the gradient norm at 20
+optim_wrapper = dict(clip_grad=dict(max_norm=20, norm_type=2))
 model = dict(
     data_preprocessor=dict(size={{_base_.crop_size}}),
     decode_head=dict(num_classes=num_classes),
-    auxiliary_head=dict(head=dict(num_classes=num_classes)))
+    auxiliary_head=dict(
+        combinations=hard_combinations, head=dict(num_classes=num_classes)))
 param_scheduler = [
     dict(
         type='OneCycleLR',
@@ -28,8 +32,7 @@ train_cfg = dict(
     type='IterBasedTrainLoop',
     max_iters=sun_max_iters,
     val_interval=10 * sun_iters_per_epoch)
-default_hooks = dict(
-    checkpoint=dict(interval=10 * sun_iters_per_epoch))
+default_hooks = dict(checkpoint=dict(interval=10 * sun_iters_per_epoch))
 custom_hooks = [
     dict(
         type='LossScaleWarmupHook',

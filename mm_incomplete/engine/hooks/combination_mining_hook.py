@@ -62,17 +62,17 @@ class CombinationMiningHook(Hook):
     def _selectors(self, runner):
         selectors = _named_selectors(runner.model)
         if not selectors:
+            model = getattr(runner.model, 'module', runner.model)
             raise RuntimeError(
-                'CombinationMiningHook: the model '
-                f'({type(getattr(runner.model, "module", runner.model)).__name__}'
-                ') has no CombinationSelector to mine (e.g. an auxiliary '
+                f'CombinationMiningHook: the model ({type(model).__name__})'
+                ' has no CombinationSelector to mine (e.g. an auxiliary '
                 'head of type CombinationRegularizerSegHead)')
         return selectors
 
     def _position(self, runner) -> int:
         return runner.epoch if self.by_epoch else runner.iter
 
-    # -- hook points ------------------------------------------------------------
+    # -- hook points --------------------------------------------------------
     def before_train(self, runner) -> None:
         for name, sel in self._selectors(runner).items():
             if sel.fixed:

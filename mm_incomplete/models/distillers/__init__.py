@@ -3,8 +3,10 @@ from .cls_distiller import ClsDistiller
 from .feature_recorder import FeatureRecorder
 from .seg_distiller import SegDistiller
 from .teacher import freeze_teacher, load_teacher_checkpoint
+from .teacher_view_preprocessor import TeacherViewPreprocessor
 
 __all__ = [
     'BaseDistiller', 'DistillLosses', 'ClsDistiller', 'FeatureRecorder',
-    'SegDistiller', 'freeze_teacher', 'load_teacher_checkpoint'
+    'SegDistiller', 'TeacherViewPreprocessor', 'freeze_teacher',
+    'load_teacher_checkpoint'
 ]

@@ -11,12 +11,10 @@ from its checkpoint, frozen). The teacher is kept outside the module tree:
 modality view of the batch (by default every modality, while the student
 sees the masked batch its data preprocessor draws).
 
-One training step::
+One training step (mmengine's ``train_step``, DDP's too)::
 
-    x_full, samples  = data_preprocessor(batch) with every modality kept
-    x_s,  samples_s  = the student's mask drawn by the preprocessor's
-                       ``train_sampler``, masked channels zeroed
-    x_t,  samples_t  = x_full under ``teacher_combination``
+    x_s, samples_s, x_t, samples_t = data_preprocessor(batch, True)
+                                      (:class:`TeacherViewPreprocessor`)
     student.loss(x_s, samples_s)      -> task losses (+ recorded outputs)
     teacher(x_t, samples_t, 'tensor') -> recorded outputs (no_grad)
     each distill loss(recorded inputs) -> ``loss_<name>``
@@ -34,10 +32,10 @@ from mmengine.model import BaseModel
 from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.structures import BaseDataElement
 
-from mm_incomplete.modality import (MASK_FIELD, ModalityLayout,
-                                    set_modality_masks)
+from mm_incomplete.modality import set_modality_masks
 from .feature_recorder import FeatureRecorder
 from .teacher import freeze_teacher, load_teacher_checkpoint
+from .teacher_view_preprocessor import TeacherViewPreprocessor
 
 
 class BaseDistiller(BaseModel):
@@ -99,9 +97,12 @@ class BaseDistiller(BaseModel):
                                 f'{cfg!r}')
         super().__init__(init_cfg=init_cfg)
         self.student = self.registry.build(student)
-        # the student's preprocessor serves the distiller (train, val, test)
-        self.data_preprocessor = self.student.data_preprocessor
-        self.layout = self._find_layout()
+        # the student's preprocessor serves the distiller; in training it
+        # also gives the teacher's view
+        self.data_preprocessor = TeacherViewPreprocessor(
+            self.student.data_preprocessor, teacher_combination)
+        self.layout = self.data_preprocessor.layout
+        self.teacher_combination = self.data_preprocessor.teacher_combination
 
         teacher_model = self.registry.build(copy.deepcopy(teacher))
         load_teacher_checkpoint(teacher_model, teacher_ckpt,
@@ -109,10 +110,6 @@ class BaseDistiller(BaseModel):
         # kept out of the module tree: not in parameters() or state_dict()
         self.__dict__['_teacher'] = freeze_teacher(teacher_model)
         self.teacher_ckpt = teacher_ckpt
-        self.teacher_combination = self.layout.full \
-            if teacher_combination is None else \
-            self.layout.parse_combination(teacher_combination,
-                                          'teacher_combination')
 
         self.student_recorder = FeatureRecorder(self.student,
                                                 student_recorders,
@@ -141,17 +138,6 @@ class BaseDistiller(BaseModel):
             self.distill_losses[name] = self.registry.build(cfg)
 
     # -- construction helpers ----------------------------------------------
-    def _find_layout(self) -> ModalityLayout:
-        for owner in (self.data_preprocessor, self.student,
-                      getattr(self.student, 'backbone', None)):
-            layout = getattr(owner, 'layout', None)
-            if isinstance(layout, ModalityLayout):
-                return layout
-        raise TypeError(
-            f'{type(self).__name__}: the student '
-            f'({type(self.student).__name__}) has no modality layout; use a '
-            'multi-modal data preprocessor and backbone')
-
     def _check_inputs(self, option: str, inputs,
                       sides=('student', 'teacher')) -> Dict[str, str]:
         if not isinstance(inputs, dict) or not inputs:
@@ -192,53 +178,6 @@ class BaseDistiller(BaseModel):
         """Whether distillation counts now (losses defined, scale > 0)."""
         return bool(self.distill_losses) and \
             self.distill_losses.loss_scale != 0
-
-    # -- the two views of a training batch ---------------------------------
-    def preprocess_views(self, data: dict) -> tuple:
-        """Preprocess a training batch into the student and teacher views.
-
-        Returns:
-            tuple: ``(inputs_s (B, C, H, W), samples_s, inputs_t (B, C, H, W),
-            samples_t)``. The samples of the student carry the mask drawn by
-            the preprocessor's ``train_sampler`` (or their own); the teacher
-            samples are fresh copies of the meta information with the
-            teacher's combination.
-        """
-        pre = self.data_preprocessor
-        own = [s.get(MASK_FIELD, None) is not None
-               for s in (data.get('data_samples') or [])]
-        sampler = pre.train_sampler
-        pre.train_sampler = _KEEP_ALL
-        try:
-            full = pre(data, True)
-        finally:
-            pre.train_sampler = sampler
-        inputs_full, samples = full['inputs'], full['data_samples']
-        for sample, had_own in zip(samples, own):
-            if not had_own:
-                delattr(sample, MASK_FIELD)
-        inputs_s = pre._apply_modality_mask(inputs_full, samples, True)
-
-        t_mask = self.layout.combination_mask(self.teacher_combination)
-        t_mask = t_mask.to(inputs_full.device).expand(
-            inputs_full.shape[0], -1)
-        samples_t = [BaseDataElement(metainfo=s.metainfo) for s in samples]
-        set_modality_masks(samples_t, t_mask)
-        inputs_t = inputs_full
-        if not bool(t_mask.all()):
-            keep = self.layout.channel_mask(t_mask)[:, :, None, None]
-            inputs_t = inputs_full.masked_fill(~keep, 0)
-        return inputs_s, samples, inputs_t, samples_t
-
-    def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
-        """One optimisation step of the student (the teacher is frozen)."""
-        with optim_wrapper.optim_context(self):
-            inputs_s, samples_s, inputs_t, samples_t = \
-                self.preprocess_views(data)
-            losses = self.loss(inputs_s, samples_s, inputs_t, samples_t)
-        parsed, log_vars = self.parse_losses(losses)
-        optim_wrapper.update_params(parsed)
-        return log_vars
 
     # -- losses --------------------------------------------------------------
     def loss(self, inputs: torch.Tensor, data_samples: List,
@@ -312,11 +251,13 @@ class BaseDistiller(BaseModel):
 
     # -- prediction goes to the student --------------------------------------
     def forward(self, inputs: torch.Tensor, data_samples=None,
-                mode: str = 'tensor'):
-        """``'loss'``: :meth:`loss` (teacher on the same inputs);
-        ``'predict'`` / ``'tensor'``: the student's."""
+                mode: str = 'tensor', teacher_inputs=None,
+                teacher_samples=None):
+        """``'loss'``: :meth:`loss` (with the teacher's view from the data
+        preprocessor); ``'predict'`` / ``'tensor'``: the student's."""
         if mode == 'loss':
-            return self.loss(inputs, data_samples)
+            return self.loss(inputs, data_samples, teacher_inputs,
+                             teacher_samples)
         if mode in ('predict', 'tensor'):
             return self.student(inputs, data_samples, mode=mode)
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
@@ -340,14 +281,3 @@ class DistillLosses(nn.ModuleDict):
     def __init__(self, modules=None):
         super().__init__(modules)
         self.loss_scale = 1.0
-
-
-class _KeepAll:
-    """A sampling policy that keeps every modality (the full view)."""
-
-    def __call__(self, batch_size: int,
-                 layout: ModalityLayout) -> torch.Tensor:
-        return torch.ones(batch_size, len(layout), dtype=torch.bool)
-
-
-_KEEP_ALL = _KeepAll()

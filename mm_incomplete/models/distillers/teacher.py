@@ -16,6 +16,7 @@ import torch.nn as nn
 from mm_incomplete.utils import load_local_checkpoint
 
 _MAX_LISTED = 20
+_PRE = 'data_preprocessor.'
 
 
 def _listed(keys) -> str:
@@ -36,7 +37,7 @@ def _model_state(checkpoint, path: str) -> dict:
 
 def load_teacher_checkpoint(teacher: nn.Module, path: str,
                             prefix: Optional[str] = None) -> None:
-    """Strictly load ``path`` into ``teacher``.
+    """Strictly load ``path`` into ``teacher`` (its data preprocessor aside).
 
     Args:
         teacher (nn.Module): the built teacher model.
@@ -64,7 +65,12 @@ def load_teacher_checkpoint(teacher: nn.Module, path: str,
     if prefix:
         state = {k[len(prefix):]: v for k, v in state.items()
                  if k.startswith(prefix)}
-    own = teacher.state_dict()
+    # the teacher's own data preprocessor never runs (the distiller feeds it
+    # preprocessed inputs): its state (e.g. a sampler's generator) is not
+    # compared or loaded
+    state = {k: v for k, v in state.items() if not k.startswith(_PRE)}
+    own = {k: v for k, v in teacher.state_dict().items()
+           if not k.startswith(_PRE)}
     missing = set(own) - set(state)
     unexpected = set(state) - set(own)
     shapes = [f'{k}: checkpoint {tuple(state[k].shape)} vs model '
@@ -83,7 +89,9 @@ def load_teacher_checkpoint(teacher: nn.Module, path: str,
             lines.append(f'  shape mismatches ({len(shapes)}): '
                          + '; '.join(shapes[:_MAX_LISTED]))
         raise ValueError("\n".join(lines))
-    teacher.load_state_dict(state, strict=True)
+    result = teacher.load_state_dict(state, strict=False)
+    assert not result.unexpected_keys and all(
+        k.startswith(_PRE) for k in result.missing_keys)
 
 
 def _always_eval(self, mode: bool = True):

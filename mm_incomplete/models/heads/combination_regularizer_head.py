@@ -17,7 +17,11 @@ combinations take no part: their features get exactly zero gradient from
 this head, and the head's BatchNorm statistics come from the selected
 samples. With no selected sample in the batch (or ``loss_scale == 0``) the
 head does not run and its loss is a zero that keeps every parameter in the
-graph (DDP needs that).
+graph (DDP needs that); in distributed training it runs on the whole batch
+with its loss multiplied by 0, so that SyncBN's collectives stay in step. A
+single selected sample is passed twice (BatchNorm needs more than one value
+per channel on pyramid-pooled 1x1 maps), which gives the loss of that
+sample.
 
 The weight of the term is the inner head's loss weight
 (``loss_decode=dict(..., loss_weight=0.5)``, ``loss=dict(...,
@@ -26,6 +30,7 @@ loss_weight=0.3)``).
 from typing import Dict, List, Optional, Sequence
 
 import torch
+from mmengine import dist
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS as CLS_MODELS
 from mmseg.registry import MODELS as SEG_MODELS
@@ -67,12 +72,24 @@ class _CombinationRegularizerMixin:
     def _subset_loss(self, feats: Sequence[torch.Tensor], data_samples,
                      loss_fn) -> Dict[str, torch.Tensor]:
         batch_size = feats[-1].shape[0]
-        if self.loss_scale == 0:
+        if self.loss_scale == 0:  # the same on every rank
             return self._zero_losses()
         keep = self._select(data_samples, batch_size, feats[-1].device)
         if keep.numel() == 0:
+            if dist.get_world_size() > 1:
+                # run anyway so that collective layers (SyncBN) stay in step
+                # with the ranks that have selected samples
+                losses = loss_fn(feats, data_samples)
+                return {k: v * 0.0 for k, v in losses.items() if 'loss' in k}
             return self._zero_losses()
-        if keep.numel() < batch_size:
+        if keep.numel() == 1:
+            # BatchNorm needs more than one value per channel (pyramid
+            # pooling gives 1x1 maps): two copies of the sample normalise
+            # like a batch of one and give the same mean loss
+            keep = keep.repeat(2)
+        elif keep.numel() == batch_size:
+            keep = None  # every sample is selected
+        if keep is not None:
             feats = [f[keep] for f in feats]
             data_samples = [data_samples[i] for i in keep.tolist()]
         return self._scaled(loss_fn(feats, data_samples))

@@ -170,7 +170,8 @@ class ProbabilisticEmbeddingNeck(BaseModule):
         return self.forward_with_stats(inputs)[0]
 
 
-def accumulate_embedding_variance(selectors, stats: Sequence[GaussianEmbedding],
+def accumulate_embedding_variance(selectors,
+                                  stats: Sequence[GaussianEmbedding],
                                   mask: torch.Tensor) -> None:
     """Feed DMRNet's mining statistic to the selectors that are mining.
 

@@ -85,7 +85,8 @@ class MultiModalEncoderDecoder(EncoderDecoder):
 
     # -- feature extraction ------------------------------------------------
     def extract_feat(self, inputs: torch.Tensor,
-                     mask: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
+                     mask: Optional[torch.Tensor] = None
+                     ) -> List[torch.Tensor]:
         """inputs (B, C, H, W), mask (B, M) bool or None (full) -> features
         of the backbone (and neck)."""
         x = self.backbone(inputs, mask)
@@ -120,7 +121,7 @@ class MultiModalEncoderDecoder(EncoderDecoder):
                 self.decode_head.predict(x, batch_img_metas, self.test_cfg))
         return logits
 
-    # -- training ------------------------------------------------------------
+    # -- training -----------------------------------------------------------
     def loss(self, inputs: torch.Tensor, data_samples: SampleList) -> dict:
         """Losses of inputs (B, C, H, W) under the samples' masks."""
         x = self.extract_feat(inputs, self._mask_of(inputs, data_samples))
@@ -130,7 +131,7 @@ class MultiModalEncoderDecoder(EncoderDecoder):
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
         return losses
 
-    # -- inference -------------------------------------------------------------
+    # -- inference ----------------------------------------------------------
     @staticmethod
     def _metas(inputs, data_samples) -> List[dict]:
         if data_samples is not None:
@@ -208,7 +209,7 @@ class MultiModalEncoderDecoder(EncoderDecoder):
                 count[:, :, y1:y2, x1:x2] += 1
         return [pred / count for pred in preds]
 
-    # -- every-combination evaluation ------------------------------------------
+    # -- every-combination evaluation ---------------------------------------
     def predict_combinations(self, inputs: torch.Tensor,
                              data_samples: SampleList,
                              combinations=None) -> Dict[str, SampleList]:

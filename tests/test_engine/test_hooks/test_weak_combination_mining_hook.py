@@ -19,6 +19,15 @@ from _builders import LAYOUT, save_teacher, seg_distiller, seg_net  # noqa
 NUM_CLASSES = 9
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny convolutions on shared cores: threads only add contention."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 class _RecordVal(Hook):
     """Keeps every validation's metrics and position."""
     priority = 'VERY_HIGH'
@@ -43,7 +52,7 @@ def _data(root, split, **kw):
                       dict(type='PackMultiModalSegInputs')], **kw))
 
 
-def _cfg(tmp, max_iters, resume=False, test_split='test'):
+def _cfg(tmp, max_iters, resume=False):
     root = osp.join(tmp, 'synthetic')
     ckpt = osp.join(tmp, 'teacher.pth')
     net = seg_net(dict(type='UniformCombinations'))
@@ -57,13 +66,14 @@ def _cfg(tmp, max_iters, resume=False, test_split='test'):
     model['teacher'] = dict(net, data_preprocessor=seg_net()[
         'data_preprocessor'])
     model['aux_heads']['mar']['head']['head']['num_classes'] = NUM_CLASSES
-    return Config(dict(
+    # a plain Runner(**kwargs): no config to pretty-print (seconds on CPU)
+    return dict(
         default_scope='mmseg',
         model=model,
         work_dir=osp.join(tmp, 'work'),
         train_dataloader=_data(root, 'train'),
         val_dataloader=_data(root, 'val'),
-        test_dataloader=_data(root, test_split),
+        test_dataloader=_data(root, 'test'),
         val_evaluator=dict(type='IoUMetric', iou_metrics=['mIoU']),
         test_evaluator=dict(type='IoUMetric', iou_metrics=['mIoU']),
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters,
@@ -83,7 +93,7 @@ def _cfg(tmp, max_iters, resume=False, test_split='test'):
                  modules=['aux_heads.mar', 'distill_losses'], begin=4)],
         resume=resume,
         randomness=dict(seed=0),
-        log_level='WARNING'))
+        log_level='WARNING')
 
 
 def _selector(runner):
@@ -93,7 +103,7 @@ def _selector(runner):
 def test_mines_validation_drops_and_survives_resume(tmp_path):
     tmp = str(tmp_path)
     # run 1 stops at iteration 3: one validation (at 2) inside the window
-    runner = Runner.from_cfg(_cfg(tmp, max_iters=3))
+    runner = Runner(**_cfg(tmp, max_iters=3))
     rec = _RecordVal()
     runner.register_hook(rec)
     runner.train()
@@ -109,7 +119,7 @@ def test_mines_validation_drops_and_survives_resume(tmp_path):
     assert ckpt['meta']['weak_combinations'] == {'aux_heads.mar.selector': []}
 
     # run 2 resumes, validates at 4 (end of window), selects, goes on to 6
-    runner = Runner.from_cfg(_cfg(tmp, max_iters=6, resume=True))
+    runner = Runner(**_cfg(tmp, max_iters=6, resume=True))
     rec2 = _RecordVal()
     runner.register_hook(rec2)
     sums = {}
@@ -152,6 +162,9 @@ def test_refuses_to_mine_on_the_test_split():
     runner.cfg.test_dataloader.dataset.split = 'test'
     hook.before_train(runner)  # distinct splits are fine
     model.selector = CombinationSelector(LAYOUT, ['depth'])
+    with pytest.raises(RuntimeError, match='no selector to mine'):
+        hook.before_train(runner)
+    hook = WeakCombinationMiningHook(begin=0, end=1, selectors=['selector'])
     with pytest.raises(ValueError, match='fixed by the config'):
         hook.before_train(runner)
 

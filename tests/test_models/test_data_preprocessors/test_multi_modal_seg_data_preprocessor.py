@@ -118,3 +118,4 @@ def test_errors_name_the_option():
     with pytest.raises(ValueError, match='needs 4'):
         make()(dict(inputs=[torch.rand(3, 4, 4)],
                     data_samples=[SegDataSample()]))
+

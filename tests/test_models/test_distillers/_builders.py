@@ -3,6 +3,8 @@ import torch
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
+import mm_incomplete  # noqa: F401  registers the modules
+
 LAYOUT = dict(rgb=3, depth=1)
 NUM_CLASSES = 5
 

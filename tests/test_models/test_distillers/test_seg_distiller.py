@@ -78,14 +78,19 @@ def test_teacher_not_in_optimizer_parameters_or_state_dict(ckpt):
     assert next(model.teacher.parameters()).dtype == torch.float64
 
 
-def test_teacher_sees_full_view_student_masked(ckpt):
-    model = _build(ckpt, train_sampler=dict(type='FixedCombination',
-                                            combination='rgb'))
+def _record_views(model):
     seen = {}
     model.teacher.backbone.register_forward_pre_hook(
         lambda m, args: seen.__setitem__('teacher', args))
     model.student.backbone.register_forward_pre_hook(
         lambda m, args: seen.__setitem__('student', args))
+    return seen
+
+
+def test_teacher_sees_full_view_student_masked(ckpt):
+    model = _build(ckpt, train_sampler=dict(type='FixedCombination',
+                                            combination='rgb'))
+    seen = _record_views(model)
     model.train_step(seg_batch(), _optim(model))
     x_t, mask_t = seen['teacher']
     x_s, mask_s = seen['student']
@@ -93,6 +98,30 @@ def test_teacher_sees_full_view_student_masked(ckpt):
     assert x_t[:, 3].abs().sum() > 0           # teacher has depth
     assert x_s[:, 3].abs().sum() == 0          # student's depth is zeroed
     assert torch.equal(x_t[:, :3], x_s[:, :3])  # same augmented RGB
+
+
+def test_views_survive_the_ddp_step_path_and_teacher_combination(ckpt):
+    # MMDistributedDataParallel.train_step calls the preprocessor and then
+    # forward(**data, mode='loss') itself, bypassing the model's train_step
+    model = _build(ckpt, train_sampler=dict(type='FixedCombination',
+                                            combination='depth'),
+                   teacher_combination='rgb')
+    seen = _record_views(model)
+    data = model.data_preprocessor(seg_batch(), training=True)
+    losses = model(**data, mode='loss')
+    assert 'loss_mad' in losses
+    x_t, mask_t = seen['teacher']
+    x_s, mask_s = seen['student']
+    assert mask_t[:, 0].all() and not mask_t[:, 1].any()
+    assert x_t[:, 3].abs().sum() == 0 and x_t[:, :3].abs().sum() > 0
+    assert x_s[:, :3].abs().sum() == 0 and torch.equal(x_s[:, 3], data[
+        'inputs'][:, 3])
+    # evaluation: the student's preprocessor, settable test combination
+    model.data_preprocessor.test_combination = 'rgb'
+    assert model.student.data_preprocessor.test_combination == ('rgb', )
+    out = model.data_preprocessor(seg_batch(), training=False)
+    assert set(out) == {'inputs', 'data_samples'}
+    assert out['inputs'][:, 3].abs().sum() == 0
 
 
 def test_warmup_scale_zero_skips_teacher_and_distill_losses(ckpt):

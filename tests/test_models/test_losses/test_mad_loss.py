@@ -106,3 +106,23 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match=r"\(B, K\) teacher logits"):
         MarginAwareDistillLoss(samples='image')(
             torch.randn(2, 4), torch.randn(2, 4), torch.randn(2, 3, 1, 1))
+
+
+@pytest.mark.parametrize('num_splits', [1, 2, 3])
+def test_factored_form_equals_the_definition(num_splits):
+    from mm_incomplete.models.losses.margin_aware_distill_loss import (
+        similarity_relation_loss, similarity_relation_loss_factored)
+    torch.manual_seed(num_splits)
+    fs = torch.randn(37, 6, dtype=torch.float64, requires_grad=True)
+    ft = torch.randn(37, 4, dtype=torch.float64)
+    ref = similarity_relation_loss(fs, ft, num_splits)
+    fast = similarity_relation_loss_factored(fs, ft, num_splits)
+    assert torch.allclose(fast, ref, rtol=1e-9, atol=1e-12)
+    g_ref, = torch.autograd.grad(ref.sum(), fs)
+    g_fast, = torch.autograd.grad(fast.sum(), fs)
+    assert torch.allclose(g_fast, g_ref, rtol=1e-7, atol=1e-10)
+    # a zero sample (zero similarity row) is handled as F.normalize does
+    fs0 = fs.detach().clone()
+    fs0[0] = 0
+    assert torch.allclose(similarity_relation_loss_factored(fs0, ft, 2),
+                          similarity_relation_loss(fs0, ft, 2), atol=1e-12)

@@ -18,11 +18,15 @@ train_cfg = dict(
 val_cfg = dict(type='MultiCombinationValLoop', combinations='all')
 test_cfg = dict(type='MultiCombinationTestLoop', combinations='all')
 default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=25, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=False,
         interval=max_iters,
         max_keep_ckpts=1,
         save_best='mean/accuracy/top1',
-        rule='greater'))
+        rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False))

@@ -26,10 +26,15 @@ train_cfg = dict(
 val_cfg = dict(type='MultiCombinationValLoop', combinations='all')
 test_cfg = dict(type='MultiCombinationTestLoop', combinations='all')
 default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=False,
         interval=10 * iters_per_epoch,
         max_keep_ckpts=3,
         save_best='mean/mIoU',
-        rule='greater'))
+        rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))

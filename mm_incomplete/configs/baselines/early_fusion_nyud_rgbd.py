@@ -1,0 +1,15 @@
+# Early fusion on NYUDv2 (40 classes), the papers' setting: one ResNet-50 on
+# the stacked RGB-D channels, 480 x 640 input, batch 8, SGD Nesterov lr 0.01,
+# momentum 0.9, weight decay 1e-4, 300 epochs, one-cycle schedule. Trained on
+# full modalities; a missing modality is zeroed at test time.
+_base_ = [
+    '../_base_/datasets/nyud_rgbd.py', '../_base_/default_runtime_seg.py',
+    '../_base_/schedules/nyud_onecycle_300e.py',
+    '../_base_/models/early_fusion_r50_uper.py'
+]
+model = dict(
+    data_preprocessor=dict(
+        size={{_base_.crop_size}},
+        # full modalities in every training sample
+        train_sampler=dict(type='FixedCombination', combination=None)),
+    decode_head=dict(num_classes={{_base_.num_classes}}))

@@ -1,0 +1,23 @@
+# Early fusion on the synthetic RGB-D classification set, CPU size: one
+# ResNet-18 of width 16 on the stacked channels, global pooling, linear
+# head; trained on full modalities.
+_base_ = [
+    '../_base_/datasets/synthetic_cls.py', '../_base_/default_runtime_cls.py',
+    '../_base_/schedules/cpu_cls_600it.py',
+    '../_base_/models/early_fusion_r50_cls.py'
+]
+num_classes = 8
+width = 16
+model = dict(
+    data_preprocessor=dict(
+        modalities={{_base_.modalities}},
+        mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.8]),
+        std=dict(rgb=[58.395, 57.12, 57.375], depth=[1.4]),
+        # full modalities in every training sample
+        train_sampler=dict(type='FixedCombination', combination=None)),
+    backbone=dict(
+        modalities={{_base_.modalities}},
+        depth=18,
+        base_channels=width,
+        stem_channels=width),
+    head=dict(num_classes=num_classes, in_channels=8 * width))

@@ -1,0 +1,56 @@
+# MMANet on the synthetic RGB-D classification set, CPU size (600 iters).
+# Student: the ModDrop multi-branch classifier; teacher: the full-modality
+# one (synthetic_cls_teacher_cpu.py). As in the official classification
+# code, MAD compares images (rows of the flattened last-stage map, one
+# similarity block) and the regularization network is a second classifier
+# trained on the weak combination's samples:
+#   L = CE + 30 L_MAD + 0.5 L_aux
+#   python tools/train.py configs/mmanet/synthetic_cls_cpu.py \
+#       --cfg-options model.teacher_ckpt=work_dirs/synthetic_cls_teacher_cpu/iter_600.pth
+_base_ = ['../baselines/multi_branch_moddrop_synthetic_cls_cpu.py']
+student = {{_base_.model}}
+teacher = {{_base_.model}}
+width = 16
+num_classes = 8
+mining_begin, mining_end = 100, 200
+mmanet_begin = 200
+model = dict(
+    _delete_=True,
+    type='ClsDistiller',
+    student=student,
+    teacher=teacher,
+    teacher_ckpt='work_dirs/synthetic_cls_teacher_cpu/iter_600.pth',
+    teacher_combination=None,
+    student_recorders=dict(
+        last_stage=dict(path='backbone', index=-1), pooled='neck'),
+    teacher_recorders=dict(
+        last_stage=dict(path='backbone', index=-1), logits='head.fc'),
+    aux_heads=dict(
+        mar=dict(
+            inputs='student.pooled',
+            head=dict(
+                type='CombinationRegularizerClsHead',
+                modalities={{_base_.modalities}},
+                combinations=None,  # mined by WeakCombinationMiningHook
+                head=dict(
+                    type='LinearClsHead',
+                    num_classes=num_classes,
+                    in_channels=8 * width,
+                    loss=dict(type='CrossEntropyLoss', loss_weight=0.5))))),
+    distill_losses=dict(
+        loss_mad=dict(
+            type='MarginAwareDistillLoss', samples='image', num_splits=1,
+            loss_weight=30.0,
+            inputs=dict(feat_s='student.last_stage',
+                        feat_t='teacher.last_stage',
+                        logits_t='teacher.logits'))))
+# mmengine switches interval when the *next* iteration (runner.iter + 1)
+# reaches a milestone: validations at mining_begin, ..., mining_end
+train_cfg = dict(dynamic_intervals=[(mining_begin, 50),
+                                    (mining_end + 2, 600)])
+custom_hooks = [
+    dict(type='WeakCombinationMiningHook', metric='accuracy/top1',
+         begin=mining_begin, end=mining_end),
+    dict(type='LossScaleWarmupHook',
+         modules=['aux_heads.mar', 'distill_losses'], begin=mmanet_begin),
+]
