@@ -238,24 +238,27 @@ def test_modalities_option(tmp_path):
         runner.test()
 
 
-def test_train_then_val_saves_best_on_mean(tmp_path):
+@pytest.mark.parametrize('by_epoch', [False, True])
+def test_train_then_val_saves_best_on_mean(tmp_path, by_epoch):
+    train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1) if by_epoch \
+        else dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
     runner = make_runner(
         tmp_path,
         train_dataloader=dict(dataset=FakeDataset(num=8), batch_size=4,
                               num_workers=0,
                               sampler=dict(type='DefaultSampler',
                                            shuffle=True)),
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=2,
-                       val_interval=2),
+        train_cfg=train_cfg,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         default_hooks=dict(checkpoint=dict(
-            type='CheckpointHook', interval=2, by_epoch=False,
-            save_best='mean/fake/top1', rule='greater')))
+            type='CheckpointHook', interval=1 if by_epoch else 2,
+            by_epoch=by_epoch, save_best='mean/fake/top1', rule='greater')))
     runner.train()
+    tag = 'epoch_1' if by_epoch else 'iter_2'
     assert osp.isfile(osp.join(runner.log_dir,
-                               'combination_metrics_val_iter_2.json'))
+                               f'combination_metrics_val_{tag}.json'))
     assert osp.isfile(osp.join(str(tmp_path),
-                               'best_mean_fake_top1_iter_2.pth'))
+                               f'best_mean_fake_top1_{tag}.pth'))
 
 
 class FakeTTA(BaseTTAModel):

@@ -442,7 +442,7 @@ def format_report(result: dict) -> str:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[1],
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('--size', type=int, nargs=2, default=[240, 320],
                    metavar=('H', 'W'), help='input size (default 240 320)')

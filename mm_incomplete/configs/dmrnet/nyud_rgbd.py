@@ -12,7 +12,7 @@ _base_ = [
 ]
 hard_combinations = ['depth']
 # the official DMRNet segmentation script clips the gradient norm at 20
-optim_wrapper = dict(clip_grad=dict(max_norm=20, norm_type=2))
+optim_wrapper = dict(clip_grad=dict(_delete_=True, max_norm=20, norm_type=2))
 model = dict(
     data_preprocessor=dict(size={{_base_.crop_size}}),
     decode_head=dict(num_classes={{_base_.num_classes}}),

@@ -14,7 +14,7 @@ best mean score. The mined names are also written to the checkpoint's
 ``meta['selected_combinations']`` so they can be read without building the
 model.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -40,6 +40,9 @@ class CombinationMiningHook(Hook):
             iteration (epoch) ``end - 1``.
         by_epoch (bool): count epochs instead of iterations (needs an
             epoch-based train loop).
+        selectors (list[str], optional): dotted names of the selectors to
+            mine (e.g. ``['auxiliary_head.selector']``); ``None``: every
+            selector of the model whose combinations are not fixed.
 
     Example:
         >>> # DMRNet, CREMA-D style: mine over the first 6 epochs' worth of
@@ -52,35 +55,47 @@ class CombinationMiningHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, begin: int = 0, end: Optional[int] = None,
-                 by_epoch: bool = False):
+                 by_epoch: bool = False,
+                 selectors: Optional[Sequence[str]] = None):
         if end is None or not 0 <= begin < end:
             raise ValueError('CombinationMiningHook needs 0 <= `begin` < '
                              f'`end`, got begin={begin}, end={end}')
         self.begin, self.end, self.by_epoch = int(begin), int(end), by_epoch
+        self.selector_names = None if selectors is None else list(selectors)
 
     # -- helpers --------------------------------------------------------------
-    def _selectors(self, runner):
-        selectors = _named_selectors(runner.model)
-        if not selectors:
-            model = getattr(runner.model, 'module', runner.model)
+    def _selectors(self, runner) -> dict:
+        found = _named_selectors(runner.model)
+        model = getattr(runner.model, 'module', runner.model)
+        if self.selector_names is not None:
+            missing = [n for n in self.selector_names if n not in found]
+            if missing:
+                raise KeyError(
+                    f'CombinationMiningHook: no selector named {missing} in '
+                    f'the model (option `selectors`); found {list(found)}')
+            chosen = {n: found[n] for n in self.selector_names}
+            fixed = [n for n, sel in chosen.items() if sel.fixed]
+            if fixed:
+                raise ValueError(
+                    f'CombinationMiningHook: {fixed} have their combinations '
+                    'fixed by the config; set `combinations=None` there to '
+                    'mine them (option `selectors`)')
+            return chosen
+        chosen = {n: sel for n, sel in found.items() if not sel.fixed}
+        if not chosen:
             raise RuntimeError(
-                f'CombinationMiningHook: the model ({type(model).__name__})'
-                ' has no CombinationSelector to mine (e.g. an auxiliary '
-                'head of type CombinationRegularizerSegHead)')
-        return selectors
+                f'CombinationMiningHook: the model ({type(model).__name__}) '
+                'has no CombinationSelector to mine (e.g. an auxiliary head '
+                'of type CombinationRegularizerSegHead with '
+                f'`combinations=None`); fixed ones: {list(found)}')
+        return chosen
 
     def _position(self, runner) -> int:
         return runner.epoch if self.by_epoch else runner.iter
 
     # -- hook points --------------------------------------------------------
     def before_train(self, runner) -> None:
-        for name, sel in self._selectors(runner).items():
-            if sel.fixed:
-                raise ValueError(
-                    f'CombinationMiningHook: `{name}` has its combinations '
-                    f'fixed by the config ({sel.selected_names}); set '
-                    '`combinations=None` there to mine them, or remove the '
-                    'hook')
+        self._selectors(runner)  # fails early with a clear message
         loop = runner.train_loop
         if self.by_epoch and not isinstance(loop, EpochBasedTrainLoop):
             raise ValueError('CombinationMiningHook: `by_epoch=True` needs an '

@@ -122,7 +122,7 @@ class WeakCombinationMiningHook(Hook):
         return {name: ref - float(metrics[f'{name}/{self.metric}'])
                 for name in candidates}
 
-    # -- hook points ------------------------------------------------------------
+    # -- hook points --------------------------------------------------------
     def before_train(self, runner) -> None:
         for name, sel in self._selectors(runner).items():
             if sel.fixed:

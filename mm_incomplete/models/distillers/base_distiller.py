@@ -64,11 +64,15 @@ class BaseDistiller(BaseModel):
         distill_losses (dict, optional): ``{name: loss_cfg}``; each loss
             config has an ``inputs`` dict mapping the loss's ``forward``
             arguments to ``'student.<recorder>'`` / ``'teacher.<recorder>'``
-            (popped before the loss is built). The log key is ``name`` (it
-            should start with ``loss``).
+            (popped before the loss is built). The log key is ``name``,
+            which must contain ``loss`` (mmengine only sums such keys).
         data_preprocessor (dict, optional): must be ``None``: the student's
             preprocessor is the distiller's.
         init_cfg (dict, optional): mmengine init config.
+
+    Example:
+        See :class:`SegDistiller` and :class:`ClsDistiller`; MMANet's full
+        configuration is ``configs/mmanet/synthetic_seg_cpu.py``.
     """
 
     # the host MODELS registry, set by subclasses
@@ -131,6 +135,11 @@ class BaseDistiller(BaseModel):
         self.distill_losses = DistillLosses()
         self.loss_inputs: Dict[str, Dict[str, str]] = {}
         for name, cfg in (distill_losses or {}).items():
+            if 'loss' not in name:
+                raise ValueError(
+                    f'`distill_losses.{name}`: the name must contain "loss" '
+                    '(mmengine adds only such log keys to the total loss), '
+                    f'e.g. "loss_{name}"')
             cfg = dict(cfg)
             inputs = cfg.pop('inputs', None)
             self.loss_inputs[name] = self._check_inputs(
@@ -182,7 +191,8 @@ class BaseDistiller(BaseModel):
     # -- losses --------------------------------------------------------------
     def loss(self, inputs: torch.Tensor, data_samples: List,
              teacher_inputs: Optional[torch.Tensor] = None,
-             teacher_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
+             teacher_samples: Optional[List] = None
+             ) -> Dict[str, torch.Tensor]:
         """Student task losses plus the distillation losses.
 
         Args:
@@ -276,6 +286,14 @@ class DistillLosses(nn.ModuleDict):
     ``loss_scale`` (1 by default) multiplies every distillation loss; at 0
     the teacher does not run at all. :class:`LossScaleWarmupHook` sets it
     (``modules=['distill_losses']``), e.g. to start MMANet's MAD at epoch 11.
+
+    Args:
+        modules (dict, optional): ``{name: loss module}``.
+
+    Example:
+        >>> losses = DistillLosses()
+        >>> losses.loss_scale
+        1.0
     """
 
     def __init__(self, modules=None):

@@ -57,7 +57,8 @@ class TeacherViewPreprocessor(BaseDataPreprocessor):
         ...                        combination='rgb')))
         >>> out = pre(dict(inputs=[torch.ones(4, 8, 8)],
         ...                data_samples=[SegDataSample()]), training=True)
-        >>> out['inputs'][0, 3].sum().item(), out['teacher_inputs'][0, 3].sum().item()
+        >>> x_s, x_t = out['inputs'], out['teacher_inputs']
+        >>> x_s[0, 3].sum().item(), x_t[0, 3].sum().item()
         (0.0, 64.0)
     """
 

@@ -21,7 +21,7 @@ of two normalised rows leaves quadratic forms in C x C Gram matrices, so the
 cost is O(N C^2) instead of O(N^2 C) (same values; see
 :func:`similarity_relation_loss_factored`).
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn

@@ -146,9 +146,15 @@ def test_hook_opens_and_closes_the_window():
 def test_hook_rejects_bad_settings():
     with pytest.raises(ValueError, match='begin'):
         CombinationMiningHook(begin=5, end=5)
-    with pytest.raises(ValueError, match='fixed by the config'):
+    with pytest.raises(RuntimeError, match="fixed ones: \\['head.selector'"):
         CombinationMiningHook(0, 4).before_train(
             _fake_runner(ToyModel(['depth'])))
+    with pytest.raises(ValueError, match='fixed by the config'):
+        CombinationMiningHook(0, 4, selectors=['head.selector']).before_train(
+            _fake_runner(ToyModel(['depth'])))
+    with pytest.raises(KeyError, match="no selector named \\['aux'\\]"):
+        CombinationMiningHook(0, 4, selectors=['aux']).before_train(
+            _fake_runner(ToyModel()))
     with pytest.raises(ValueError, match='stops at 10'):
         CombinationMiningHook(0, 20).before_train(_fake_runner(ToyModel()))
     with pytest.raises(RuntimeError, match='no CombinationSelector'):

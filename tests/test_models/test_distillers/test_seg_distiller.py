@@ -1,5 +1,4 @@
 """SegDistiller: frozen teacher, two views, losses, prediction, errors."""
-import os.path as osp
 
 import pytest
 import torch
@@ -7,7 +6,6 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from mm_incomplete.models.distillers import SegDistiller
 from _builders import (save_teacher, seg_batch, seg_distiller, seg_net)
 
 
@@ -197,5 +195,28 @@ def test_bad_recorder_and_input_names(ckpt):
         _build(ckpt, distill_losses=dict(loss_x=dict(
             type='FeatureMSEDistillLoss',
             inputs=dict(feat_s='student.nope', feat_t='teacher.c4'))))
+    with pytest.raises(ValueError, match='must contain "loss"'):
+        _build(ckpt, distill_losses=dict(mad=dict(
+            type='FeatureMSEDistillLoss',
+            inputs=dict(feat_s='student.c4', feat_t='teacher.c4'))))
     with pytest.raises(ValueError, match='data preprocessor'):
         _build(ckpt, data_preprocessor=dict(type='SegDataPreProcessor'))
+
+
+def test_teacher_preprocessor_state_is_ignored_and_prefix_strips(tmp_path,
+                                                                  ckpt):
+    state = torch.load(ckpt)['state_dict']
+    # e.g. a sampler's generator state saved by the teacher's own run
+    extra = dict(state, **{'data_preprocessor._extra_state': {'g': 1}})
+    path = str(tmp_path / 'with_extra.pth')
+    torch.save({'state_dict': extra}, path)
+    model = _build(path)
+    assert torch.equal(model.teacher.state_dict()['decode_head.conv_seg.bias'],
+                       state['decode_head.conv_seg.bias'])
+    # the student of a distiller checkpoint as a teacher
+    path = str(tmp_path / 'distiller.pth')
+    torch.save({'state_dict': model.state_dict()}, path)
+    again = _build(path, teacher_ckpt_prefix='student.')
+    assert torch.equal(
+        again.teacher.state_dict()['decode_head.conv_seg.weight'],
+        model.student.state_dict()['decode_head.conv_seg.weight'])
