@@ -20,6 +20,7 @@ def _seg_cfg(combinations=('depth', )):
                num_convs=1, num_classes=4, dropout_ratio=0)
     return dict(
         type='DMRNetEncoderDecoder',
+        _scope_='mmseg',
         backbone=dict(type='MultiBranchResNet', modalities=LAYOUT, depth=18,
                       base_channels=8),
         neck=dict(type='ProbabilisticEmbeddingNeck',
@@ -117,6 +118,7 @@ def test_seg_needs_the_probabilistic_neck():
 def _cls_cfg():
     return dict(
         type='DMRNetImageClassifier',
+        _scope_='mmpretrain',  # whatever scope an earlier test left current
         backbone=dict(type='MultiBranchResNet', modalities=LAYOUT, depth=18,
                       base_channels=8, out_indices=(3, )),
         neck=dict(type='GlobalAveragePooling'),

@@ -47,6 +47,11 @@ class _CombinationRegularizerMixin:
         if not isinstance(head, dict) or 'type' not in head:
             raise TypeError(f'{type(self).__name__}: `head` must be a config '
                             f'dict with a `type`, got {head!r}')
+        # the inner head belongs to the task's library whatever the default
+        # scope of the caller (an mmpretrain head built under mmseg's scope
+        # would not be found)
+        head = dict(head)
+        head.setdefault('_scope_', registry.scope)
         self.head = registry.build(head)
         self.selector = CombinationSelector(
             modalities, combinations, option='combinations',
