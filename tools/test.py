@@ -19,8 +19,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mm_incomplete  # noqa: E402,F401
 from mm_incomplete.utils.launch import (export_local_rank,  # noqa: E402
-                                        load_config, set_work_dir,
-                                        setup_launcher)
+                                        finish_launch, load_config,
+                                        set_work_dir, setup_launcher)
 
 
 def parse_args(argv=None):
@@ -132,6 +132,7 @@ def main(argv=None):
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
         Runner.from_cfg(cfg)
     runner.test()
+    finish_launch()
 
 
 if __name__ == '__main__':

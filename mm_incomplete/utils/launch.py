@@ -63,3 +63,15 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
 def export_local_rank(local_rank: int) -> None:
     """torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK."""
     os.environ.setdefault('LOCAL_RANK', str(local_rank))
+
+
+def finish_launch() -> None:
+    """Tear the process group down before the interpreter exits.
+
+    Left to the interpreter's shutdown, gloo's threads can abort a rank
+    (SIGABRT) after all work is done, failing an otherwise finished run.
+    """
+    if torch.distributed.is_available() and \
+            torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
