@@ -11,10 +11,11 @@
 #   2. torch + torchvision from PyPI, hiding pip's machine-wide find-links: a
 #      CPU-only torch wheel there would be picked and no CPU torchvision exists
 #      to match it (`operator torchvision::nms does not exist`).
-#   3. mmcv with its compiled ops, built from source once (about 15 minutes on
-#      2 cores) into a wheel cache keyed by the torch version, then reused;
+#   3. the other dependencies (before mmcv: `import mmcv` needs mmengine).
+#   4. mmcv with its compiled ops, built from source once (about 8-15 minutes
+#      on 2 cores) into a wheel cache keyed by the torch version, then reused;
 #      `mmcv._ext` must import, else the wheel is rebuilt once.
-#   4. the other dependencies, and this package in editable mode.
+#   5. this package in editable mode.
 #
 # Environment: MM_INCOMPLETE_CACHE (default ~/.cache/mm_incomplete) holds the
 # mmcv wheels; MAX_JOBS (default: number of cores) for the mmcv build.
@@ -83,7 +84,11 @@ fi
 # mmcv's setup.py imports pkg_resources (setuptools<70) and must see torch.
 vpip install -c "$CONSTRAINTS" setuptools wheel ninja packaging
 
-# ---- 3. mmcv with compiled ops ----------------------------------------
+# ---- 3. the other dependencies (`import mmcv` needs mmengine) ----------
+vpip install -c "$CONSTRAINTS" -r requirements/runtime.txt \
+    -r requirements/tests.txt
+
+# ---- 4. mmcv with compiled ops ----------------------------------------
 MMCV="$(pin mmcv)"
 torch_full="$("$PY" -c 'import torch; print(torch.__version__)')"
 WHEELS="$CACHE/wheels/torch-$torch_full"
@@ -105,6 +110,7 @@ if [[ "$built_for" != "$torch_full" ]] || ! mmcv_ok; then
         ls "$WHEELS"/mmcv-"$MMCV"-*.whl >/dev/null 2>&1 || build_mmcv
         vpip install --no-deps --force-reinstall "$WHEELS"/mmcv-"$MMCV"-*.whl
         if mmcv_ok; then break; fi
+        "$PY" -c 'from mmcv import _ext' || true  # show why
         log "mmcv._ext does not import with the cached wheel; rebuilding"
         rm -rf "$WHEELS"
         [[ $attempt == 2 ]] && { log "mmcv build failed"; exit 1; }
@@ -112,9 +118,9 @@ if [[ "$built_for" != "$torch_full" ]] || ! mmcv_ok; then
     echo "$torch_full" > "$VENV/.mmcv_torch"
 fi
 
-# ---- 4. the rest, and this package ------------------------------------
+# ---- 5. this package --------------------------------------------------
 vpip install -c "$CONSTRAINTS" "mmcv==$MMCV" -r requirements/runtime.txt \
-    -r requirements/tests.txt
+    -r requirements/tests.txt  # resolves mmcv's own requirements too
 vpip install --no-deps --no-build-isolation -e .
 
 check_imports

@@ -12,14 +12,13 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mm_incomplete  # noqa: E402,F401  (registers modules, checkpoint loading)
-from mm_incomplete.utils.launch import (export_local_rank,  # noqa: E402
-                                        finish_launch, load_config,
+from mm_incomplete.utils.launch import (finish_launch,  # noqa: E402
+                                        load_config, parse_launch_args,
                                         set_work_dir, setup_launcher)
 
 
@@ -36,20 +35,7 @@ def parse_args(argv=None):
         'given checkpoint')
     parser.add_argument(
         '--amp', action='store_true', help='enable automatic mixed precision')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value (xxx=yyy format)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    export_local_rank(args.local_rank)
-    return args
+    return parse_launch_args(parser, argv)
 
 
 def main(argv=None):

@@ -3,12 +3,13 @@
 Segmentation and classification go through the same tools; the task follows
 from the config's ``default_scope``.
 """
+import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
-from mmengine.config import Config, DictAction  # noqa: F401 (re-export)
+from mmengine.config import Config, DictAction
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -60,9 +61,27 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
-def export_local_rank(local_rank: int) -> None:
-    """torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK."""
-    os.environ.setdefault('LOCAL_RANK', str(local_rank))
+def parse_launch_args(parser: argparse.ArgumentParser,
+                      argv: Optional[Sequence[str]] = None):
+    """Add the options both tools share, parse, and export the local rank.
+
+    ``--cfg-options``, ``--launcher`` and ``--local-rank`` (which
+    torch.distributed.launch passes; torchrun sets ``LOCAL_RANK`` instead).
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value (xxx=yyy format)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def finish_launch() -> None:
