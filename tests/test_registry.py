@@ -1,5 +1,4 @@
 """`import mm_incomplete` registers everything where each host scope sees it."""
-import pytest
 from mmengine.registry import DefaultScope
 
 import mm_incomplete  # noqa: F401

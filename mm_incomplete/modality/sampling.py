@@ -10,7 +10,7 @@ generator (reproducible and independent of anything else drawing random
 numbers); without it, it draws from torch's global generator, which mmengine's
 ``randomness=dict(seed=...)`` seeds.
 """
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from mmengine.registry import TASK_UTILS

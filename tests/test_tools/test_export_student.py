@@ -24,14 +24,6 @@ def _tool():
     return module
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_export_loads_into_plain_student_config(tmp_path):
     init_default_scope('mmseg')
     teacher = str(tmp_path / 'teacher.pth')

@@ -15,12 +15,12 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from mm_incomplete.modality import (ModalityLayout, set_modality_masks,
-                                    stack_modality_masks)
+from mm_incomplete.modality import set_modality_masks
+from ..utils.multi_modal_model import MultiModalModelMixin
 
 
 @MODELS.register_module()
-class MultiModalImageClassifier(ImageClassifier):
+class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
     """ImageClassifier for stacked multi-modal inputs with a modality mask.
 
     Same arguments as mmpretrain's ``ImageClassifier``; the backbone must
@@ -53,26 +53,8 @@ class MultiModalImageClassifier(ImageClassifier):
                                          'MultiModalClsDataPreProcessor')
         super().__init__(backbone, *args,
                          data_preprocessor=data_preprocessor, **kwargs)
-        if not isinstance(getattr(self.backbone, 'layout', None),
-                          ModalityLayout):
-            raise TypeError(
-                f'{type(self).__name__} needs a multi-modal backbone with a '
-                f'`layout` (e.g. MultiBranchResNet); got '
-                f'{type(self.backbone).__name__}')
-        pre_layout = getattr(self.data_preprocessor, 'layout', None)
-        if pre_layout is not None and pre_layout != self.layout:
-            raise ValueError(
-                f'data_preprocessor.modalities {pre_layout!r} differ from '
-                f'backbone.modalities {self.layout!r}')
+        self.check_modality_layouts()
 
-    @property
-    def layout(self) -> ModalityLayout:
-        """The modality layout of the backbone."""
-        return self.backbone.layout
-
-    def _mask_of(self, inputs, data_samples) -> torch.Tensor:
-        return stack_modality_masks(data_samples, inputs.shape[0],
-                                    len(self.layout), inputs.device)
 
     def forward(self, inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None,

@@ -24,12 +24,12 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import OptSampleList, SampleList
 
-from mm_incomplete.modality import (ModalityLayout, set_modality_masks,
-                                    stack_modality_masks)
+from mm_incomplete.modality import set_modality_masks
+from ..utils.multi_modal_model import MultiModalModelMixin
 
 
 @MODELS.register_module()
-class MultiModalEncoderDecoder(EncoderDecoder):
+class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
     """EncoderDecoder for stacked multi-modal inputs with a modality mask.
 
     Same arguments as mmseg's ``EncoderDecoder``; the backbone must take
@@ -60,28 +60,7 @@ class MultiModalEncoderDecoder(EncoderDecoder):
         # attribute access (test_cfg.mode) also for plain dicts; no test_cfg
         # means whole-image inference
         self.test_cfg = ConfigDict(self.test_cfg or dict(mode='whole'))
-        if not isinstance(getattr(self.backbone, 'layout', None),
-                          ModalityLayout):
-            raise TypeError(
-                f'{type(self).__name__} needs a multi-modal backbone with a '
-                f'`layout` (e.g. MultiBranchResNet); got '
-                f'{type(self.backbone).__name__}')
-        pre_layout = getattr(self.data_preprocessor, 'layout', None)
-        if pre_layout is not None and pre_layout != self.layout:
-            raise ValueError(
-                f'data_preprocessor.modalities {pre_layout!r} differ from '
-                f'backbone.modalities {self.layout!r}')
-
-    @property
-    def layout(self) -> ModalityLayout:
-        """The modality layout of the backbone."""
-        return self.backbone.layout
-
-    def _mask_of(self, inputs: torch.Tensor,
-                 data_samples: OptSampleList) -> torch.Tensor:
-        """(B, M) bool mask of the batch from its data samples."""
-        return stack_modality_masks(data_samples, inputs.shape[0],
-                                    len(self.layout), inputs.device)
+        self.check_modality_layouts()
 
     # -- feature extraction ------------------------------------------------
     def extract_feat(self, inputs: torch.Tensor,

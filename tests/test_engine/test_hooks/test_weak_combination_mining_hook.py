@@ -19,15 +19,6 @@ from _builders import LAYOUT, save_teacher, seg_distiller, seg_net  # noqa
 NUM_CLASSES = 9
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions on shared cores: threads only add contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class _RecordVal(Hook):
     """Keeps every validation's metrics and position."""
     priority = 'VERY_HIGH'
