@@ -283,3 +283,12 @@ def find_selectors(model: nn.Module) -> List[CombinationSelector]:
     model = getattr(model, 'module', model)
     return [m for m in model.modules() if isinstance(m, CombinationSelector)]
 
+
+def selection_state(model: nn.Module) -> Dict[str, List[str]]:
+    """``{selector path: selected combination names}`` of a model (e.g.
+    ``{'method_losses.hard_combination.selector': ['depth']}``): the mined
+    state an evaluation reports with its metrics."""
+    model = getattr(model, 'module', model)
+    return {name: m.selected_names for name, m in model.named_modules()
+            if isinstance(m, CombinationSelector)}
+
