@@ -21,6 +21,9 @@ i.e. after mmengine's loop has re-read the batches it skips (which, without
 workers, draws from the global generators). Data loader workers are seeded by
 mmengine from the seed, the rank and the worker id, and the samplers' order
 from the seed and the epoch, so the skipped batches replay them exactly.
+With several processes the checkpoint (written by rank 0) holds rank 0's
+states; they are every rank's states unless ``randomness.diff_rank_seed`` is
+set, in which case the resumed run warns that it is not exact.
 Validation runs between a save and the next batch, and creating its data
 loader iterator draws from torch's generator, so the hook also makes
 validation leave the training stream untouched (states are taken in
@@ -197,6 +200,15 @@ class GeneratorStateHook(Hook):
                 'they were saved): the resumed run draws other modality '
                 'masks, augmentations and noise than an uninterrupted one '
                 'would', 'current', 30)
+            return
+
+        if runner.world_size > 1 and getattr(
+                runner, '_randomness_cfg', {}).get('diff_rank_seed', False):
+            print_log(
+                'randomness.diff_rank_seed: the checkpoint holds rank 0\'s '
+                'generator states only, so the ranks keep their re-seeded '
+                'generators and the resumed run is not bit-exact',
+                'current', 30)
             return
 
         def restore():
