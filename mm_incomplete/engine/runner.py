@@ -27,6 +27,7 @@ import os
 import os.path as osp
 import shutil
 
+from mmengine.config import Config
 from mmengine.dist import master_only
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import RUNNERS
@@ -46,7 +47,9 @@ def keep_layout_order(cfg):
         >>> keep_layout_order(cfg)['modalities']
         [['rgb', 3], ['depth', 1]]
     """
-    if isinstance(cfg, dict):
+    if isinstance(cfg, Config):
+        keep_layout_order(cfg._cfg_dict)
+    elif isinstance(cfg, dict):
         for key, value in cfg.items():
             if key == 'modalities' and isinstance(value, dict) and value \
                     and all(isinstance(k, str) for k in value) and all(

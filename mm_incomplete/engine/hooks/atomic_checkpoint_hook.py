@@ -66,9 +66,10 @@ class AtomicCheckpointHook(CheckpointHook):
         outdated = []
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
                                             self.keep_ckpt_ids[-1] == step):
-            self.keep_ckpt_ids.append(step)
-            while len(self.keep_ckpt_ids) > self.max_keep_ckpts:
+            # (mmengine's deque has maxlen=max_keep_ckpts: pop explicitly)
+            while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:
                 outdated.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
             runner.message_hub.update_info('keep_ckpt_ids',
                                            list(self.keep_ckpt_ids))
         ckpt_filename = self.filename_tmpl.format(step)
@@ -89,7 +90,7 @@ class AtomicCheckpointHook(CheckpointHook):
             return
         write_text_atomically(osp.join(runner.work_dir, 'last_checkpoint'),
                               self.last_ckpt)
-        for old in outdated:
+        for old in set(outdated) - {step}:  # never the file just written
             path = self.file_backend.join_path(self.out_dir,
                                                self.filename_tmpl.format(old))
             if self.file_backend.isfile(path):

@@ -10,10 +10,10 @@ Writing (``before_save_checkpoint``):
 - a model with a non-finite weight or buffer is not saved (the error names
   the tensors and the iteration): a NaN model never becomes ``iter_*.pth``
   or ``best_*.pth``;
-- parameter scheduler states lose the bound methods mmengine keeps in them
-  (OneCycle's ``anneal_func``), which pickle as ``getattr`` and cannot be
-  loaded under ``torch.load``'s ``weights_only``; the scheduler rebuilds them
-  from its arguments. Any other function in a scheduler's state is an error
+- parameter scheduler states lose the functions mmengine's schedulers set in
+  ``__init__`` (OneCycle's ``anneal_func``, a static method), which pickle as
+  ``getattr`` and cannot be loaded under ``torch.load``'s ``weights_only``;
+  the scheduler sets them again from its arguments when it is built. Any other function in a scheduler's state is an error
   naming the scheduler and the field, at save time rather than at load time.
 
 Reading (``after_load_checkpoint``; ``tools/test.py``, ``load_from`` and
@@ -56,31 +56,47 @@ def _layout_text(meta: dict) -> str:
                                                meta['channels']))
 
 
-def strip_scheduler_methods(states, where: str = 'param_schedulers'):
-    """Drop bound methods from scheduler state dicts (in place).
+def _set_by_init(value, scheduler) -> bool:
+    """A method of the scheduler, or a function of its class (a static
+    method picked by ``__init__`` from the arguments, as OneCycle's
+    ``anneal_func``)."""
+    if inspect.ismethod(value):
+        return value.__self__ is scheduler
+    name = getattr(value, '__name__', None)
+    return name is not None and getattr(type(scheduler), name, None) is value
+
+
+def strip_scheduler_methods(states, schedulers,
+                            where: str = 'param_schedulers') -> None:
+    """Drop the functions a scheduler's ``__init__`` sets (in place).
 
     Args:
         states (list | dict): ``checkpoint['param_schedulers']``, a list of
             state dicts or a dict of such lists.
+        schedulers (list | dict): the schedulers, in the same structure.
         where (str): the name used in errors.
 
     Example:
         >>> class Sched:
-        ...     def _cos(self): pass
-        >>> states = [dict(total_steps=10, anneal_func=Sched()._cos)]
-        >>> strip_scheduler_methods(states); states
+        ...     @staticmethod
+        ...     def _cos(a): return a
+        ...     def __init__(self): self.anneal_func = self._cos
+        >>> states = [dict(total_steps=10, anneal_func=Sched._cos)]
+        >>> strip_scheduler_methods(states, [Sched()]); states
         [{'total_steps': 10}]
     """
     if isinstance(states, dict):
         for name, group in states.items():
-            strip_scheduler_methods(group, f'{where}.{name}')
+            strip_scheduler_methods(group, schedulers[name], f'{where}.{name}')
         return
-    for i, state in enumerate(states or []):
+    for i, (state, sched) in enumerate(zip(states or [], schedulers or [])):
         for key in list(state):
             value = state[key]
-            if inspect.ismethod(value):
-                del state[key]  # rebuilt by the scheduler's __init__
-            elif callable(value) and not isinstance(value, torch.Tensor):
+            if not callable(value) or isinstance(value, torch.Tensor):
+                continue
+            if _set_by_init(value, sched):
+                del state[key]  # the scheduler's __init__ sets it again
+            else:
                 raise TypeError(
                     f'{where}[{i}].{key} is the function {value!r}: a '
                     'checkpoint holding it cannot be loaded with torch.load'
@@ -121,7 +137,8 @@ class CheckpointGuardHook(Hook):
                 f'{len(bad)} weight(s) are NaN or infinite: '
                 f'{", ".join(bad[:10])}' + (' ...' if len(bad) > 10 else ''))
         if 'param_schedulers' in checkpoint:
-            strip_scheduler_methods(checkpoint['param_schedulers'])
+            strip_scheduler_methods(checkpoint['param_schedulers'],
+                                    runner.param_schedulers)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         source = getattr(runner, 'checkpoint_source', 'the checkpoint')
