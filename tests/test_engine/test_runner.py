@@ -287,3 +287,18 @@ def test_checkpoint_layout_mismatch_is_an_error(early_fusion_run,
     assert f'checkpoint {ck} was trained with the modality layout ' \
         "'rgb:3,depth:1', but the config builds 'depth:1,rgb:3'" in msg
     assert os.path.isfile(ck)
+
+
+def test_checkpoint_of_another_config_is_refused_by_test(early_fusion_run,
+                                                         synthetic_root,
+                                                         tmp_path):
+    """The early-fusion checkpoint tested with the multi-branch config (same
+    layout): listed key mismatches instead of random layers."""
+    cfg = tiny_config('baselines/multi_branch_full_synthetic_seg_cpu.py', '',
+                      synthetic_root)
+    ck = ckpt(early_fusion_run, 2)
+    with pytest.raises(ValueError) as err:
+        _test_metrics(cfg, ck, str(tmp_path))
+    msg = str(err.value)
+    assert f'checkpoint {ck} does not match the model' in msg
+    assert 'missing keys' in msg and 'unexpected keys' in msg

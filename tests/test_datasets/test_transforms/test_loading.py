@@ -199,9 +199,8 @@ def test_dataset_passes_its_class_count_to_the_loader(tmp_path):
     ds = MultiModalSegDataset(
         dict(rgb=3, depth=1), data_root=str(tmp_path),
         metainfo=dict(classes=('a', 'b', 'c')),
-        pipeline=[dict(type='LoadMultiModalImages',
-                       modalities=dict(rgb=3, depth=1)),
-                  dict(type='LoadMultiModalAnnotations')])
+        pipeline=[LoadMultiModalImages(dict(rgb=3, depth=1)),
+                  LoadMultiModalAnnotations()])
     assert ds.get_data_info(0)['num_classes'] == 3
     with pytest.raises(ValueError, match=r'a.png has class id\(s\) \[7\]'):
         ds[0]

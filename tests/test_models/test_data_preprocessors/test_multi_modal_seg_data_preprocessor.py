@@ -140,11 +140,11 @@ def test_samples_of_another_layout_are_refused(pipeline_layout, files,
 
     from mmcv.transforms import Compose
 
-    import mm_incomplete  # noqa: F401  (registers the transforms)
+    from mm_incomplete.datasets.transforms import (LoadMultiModalImages,
+                                                   PackMultiModalSegInputs)
     load = Compose([
-        dict(type='LoadMultiModalImages', modalities=pipeline_layout,
-             **extra),
-        dict(type='PackMultiModalSegInputs')
+        LoadMultiModalImages(pipeline_layout, **extra),
+        PackMultiModalSegInputs()
     ])
     paths = {k: osp.join(NYU_MINI, v) for k, v in files.items()}
     packed = load(dict(modality_paths=paths))
@@ -162,8 +162,8 @@ def test_samples_of_another_layout_are_refused(pipeline_layout, files,
         assert paths.get('rgb') in msg
     # the matching layout passes
     ok = Compose([
-        dict(type='LoadMultiModalImages', modalities=dict(rgb=3, depth=1)),
-        dict(type='PackMultiModalSegInputs')
+        LoadMultiModalImages(dict(rgb=3, depth=1)),
+        PackMultiModalSegInputs()
     ])(dict(modality_paths=dict(rgb=osp.join(NYU_MINI, 'rgb.jpg'),
                                 depth=osp.join(NYU_MINI, 'depth_mm.png'))))
     out = pre(dict(inputs=[ok['inputs']], data_samples=[ok['data_samples']]))
