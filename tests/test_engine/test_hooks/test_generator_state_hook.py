@@ -1,7 +1,7 @@
 """An interrupted and resumed run ends with the weights of an uninterrupted one.
 
-DMRNet on the synthetic set for 6 iterations, checkpoint and validation every
-3: the resumed run starts from the uninterrupted run's ``iter_3.pth`` (what a
+DMRNet on the synthetic set for 4 iterations, checkpoint and validation every
+2: the resumed run starts from the uninterrupted run's ``iter_2.pth`` (what a
 kill after that save leaves behind). Between them the training step draws
 from every kind of generator: numpy (random resize/crop/flip and photometric
 distortion, no workers), torch's global generator (ModDrop, dropout,
@@ -22,14 +22,13 @@ from mm_incomplete.models.data_preprocessors import \
 from _tiny_runs import build_runner, ckpt, tiny_config
 
 CFG = 'dmrnet/synthetic_seg_cpu.py'
-SMALL = dict(mining_window=None)
 
 
 def _train(work_dir, data_root, resume_from=None):
-    cfg = tiny_config(CFG, work_dir, data_root, max_iters=6, interval=3)
-    # mine the hard combination over [0, 4): the window spans the interrupt
-    cfg.custom_hooks[0].update(begin=0, end=4)
-    cfg.custom_hooks[1].update(begin=2)
+    cfg = tiny_config(CFG, work_dir, data_root, max_iters=4, interval=2)
+    # mine the hard combination over [0, 3): the window spans the interrupt
+    cfg.custom_hooks[0].update(begin=0, end=3)
+    cfg.custom_hooks[1].update(begin=1)
     if resume_from:
         cfg.resume, cfg.load_from = True, resume_from
     build_runner(cfg).train()
@@ -48,10 +47,10 @@ def uninterrupted(tmp_path_factory, synthetic_root):
 
 def test_resume_is_bit_exact(uninterrupted, synthetic_root, tmp_path):
     resumed = str(tmp_path / 'resumed')
-    _train(resumed, synthetic_root, resume_from=ckpt(uninterrupted, 3))
-    assert not osp.exists(ckpt(resumed, 3))  # it really started at 3
-    full, res = torch.load(ckpt(uninterrupted, 6)), torch.load(
-        ckpt(resumed, 6))
+    _train(resumed, synthetic_root, resume_from=ckpt(uninterrupted, 2))
+    assert not osp.exists(ckpt(resumed, 2))  # it really started at 2
+    full, res = torch.load(ckpt(uninterrupted, 4)), torch.load(
+        ckpt(resumed, 4))
     assert len(full['state_dict']) > 100
     assert _differing(full['state_dict'], res['state_dict']) == []
     opt_full, opt_res = full['optimizer']['state'], res['optimizer']['state']
@@ -67,15 +66,15 @@ def test_without_the_saved_generators_resume_differs(uninterrupted,
                                                      tmp_path):
     """The same resume from a checkpoint stripped of its generator states (as
     mmengine alone writes it) ends elsewhere: the test above can fail."""
-    saved = torch.load(ckpt(uninterrupted, 3))
+    saved = torch.load(ckpt(uninterrupted, 2))
     assert STATE_KEY in saved
     del saved[STATE_KEY]
-    stripped = str(tmp_path / 'iter_3.pth')
+    stripped = str(tmp_path / 'iter_2.pth')
     torch.save(saved, stripped)
     resumed = str(tmp_path / 'resumed')
     _train(resumed, synthetic_root, resume_from=stripped)
-    full, res = torch.load(ckpt(uninterrupted, 6)), torch.load(
-        ckpt(resumed, 6))
+    full, res = torch.load(ckpt(uninterrupted, 4)), torch.load(
+        ckpt(resumed, 4))
     assert len(_differing(full['state_dict'], res['state_dict'])) > 10
 
 
