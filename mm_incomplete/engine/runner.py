@@ -1,10 +1,10 @@
-"""``MultiModalRunner``: mmengine's ``Runner`` with nothing silent, nothing lost.
+"""``MultiModalRunner``: mmengine's ``Runner``; nothing silent, nothing lost.
 
 Shorthand: M modalities.
 
-Our configs set ``runner_type = 'MultiModalRunner'`` (``_base_/default_runtime_*.py``),
-which our tools and mmsegmentation's / mmpretrain's ``tools/train.py`` honour.
-On top of mmengine's runner it:
+Our configs set ``runner_type = 'MultiModalRunner'``
+(``_base_/default_runtime_*.py``), which our tools and mmsegmentation's /
+mmpretrain's ``tools/train.py`` honour. On top of mmengine's runner it:
 
 - writes the modality layouts of the config in an order-preserving form
   (``modalities=dict(rgb=3, depth=1)`` becomes ``[['rgb', 3], ['depth', 1]]``)

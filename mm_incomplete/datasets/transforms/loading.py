@@ -213,5 +213,6 @@ class LoadMultiModalImages(BaseTransform):
                 f'depth_modalities={self.depth_modalities}, '
                 f'depth_scale={self.depth_scale:g}, '
                 f'max_depth={self.max_depth}, '
-                f'depth_median_range={self.depth_median_range}, to_gray={self.to_gray})')
+                f'depth_median_range={self.depth_median_range}, '
+                f'to_gray={self.to_gray})')
 

@@ -1,4 +1,4 @@
-"""mmengine's ``CheckpointHook`` that never leaves the run without a checkpoint.
+"""A ``CheckpointHook`` that never leaves a run without a checkpoint.
 
 Shorthand: none.
 

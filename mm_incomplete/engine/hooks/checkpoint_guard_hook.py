@@ -13,8 +13,9 @@ Writing (``before_save_checkpoint``):
 - parameter scheduler states lose the functions mmengine's schedulers set in
   ``__init__`` (OneCycle's ``anneal_func``, a static method), which pickle as
   ``getattr`` and cannot be loaded under ``torch.load``'s ``weights_only``;
-  the scheduler sets them again from its arguments when it is built. Any other function in a scheduler's state is an error
-  naming the scheduler and the field, at save time rather than at load time.
+  the scheduler sets them again from its arguments when it is built. Any
+  other function in a scheduler's state is an error naming the scheduler and
+  the field, at save time rather than at load time.
 
 Reading (``after_load_checkpoint``; ``tools/test.py``, ``load_from`` and
 ``--resume`` all pass here):

@@ -1,4 +1,4 @@
-"""An interrupted and resumed run ends with the weights of an uninterrupted one.
+"""An interrupted and resumed run ends with an uninterrupted run's weights.
 
 DMRNet on the synthetic set for 4 iterations, checkpoint and validation every
 2: the resumed run starts from the uninterrupted run's ``iter_2.pth`` (what a
