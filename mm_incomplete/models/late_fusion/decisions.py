@@ -161,8 +161,9 @@ class LearnedWeightsDecision(BaseDecision):
         ...     _ = rule.alpha.copy_(torch.tensor([0., 1.0986123]))
         >>> logits = {'rgb': torch.tensor([[4., 0.]]),
         ...           'depth': torch.tensor([[0., 4.]])}
-        >>> rule(logits, torch.tensor([[True, True]]))
-        tensor([[1., 3.]], grad_fn=<SumBackward1>)
+        >>> out = rule(logits, torch.tensor([[True, True]]))  # w = 1/4, 3/4
+        >>> [round(v, 4) for v in out[0].tolist()]
+        [1.0, 3.0]
     """
 
     def __init__(self, modalities: Sequence[str], init_cfg=None):
