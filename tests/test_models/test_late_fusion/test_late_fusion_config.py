@@ -1,5 +1,6 @@
-"""configs/baselines/late_fusion_moddrop_synthetic_seg_cpu.py builds, trains a step
-and predicts every combination with the baseline's head per modality."""
+"""configs/baselines/late_fusion_moddrop_synthetic_seg_cpu.py builds,
+trains a step and predicts every combination with the baseline's head per
+modality."""
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
