@@ -30,10 +30,11 @@ modality is masked out for the whole batch does not run at all); its features
 are zero for the other samples, which also keeps their zeroed inputs out of the
 branch's BatchNorm statistics. Which branches and rows run is decided on the
 host copy of the mask (a mask given on the CPU, as the task models do, costs
-no synchronisation; the row indices go to the device without waiting). One exception: in training, a branch present in
-a single sample of a larger batch runs on the whole batch with the other
-samples' inputs zeroed, since BatchNorm cannot normalise one sample whose
-feature map has shrunk to 1 x 1.
+no synchronisation; the row indices go to the device without waiting). One
+exception: in training, a branch present in a single sample of a larger
+batch runs on the whole batch with the other samples' inputs zeroed, since
+BatchNorm cannot normalise one sample whose feature map has shrunk to
+1 x 1.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 

@@ -37,8 +37,8 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
             :class:`LateFusionHead` (one head per modality and a decision
             rule) for late fusion.
         method_losses (list[dict] | dict[str, dict], optional):
-            :class:`BaseMethodLoss` configs (a dict names them), each given the :class:`ForwardRecord` of every training
-            step.
+            :class:`BaseMethodLoss` configs (a dict names them), each given
+            the :class:`ForwardRecord` of every training step.
         **kwargs: the other ``ImageClassifier`` arguments.
 
     Example:

@@ -43,9 +43,10 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
 
     Args:
         method_losses (list[dict] | dict[str, dict], optional):
-            :class:`BaseMethodLoss` configs (a dict names them); each gets the :class:`ForwardRecord` of every training
-            step and adds its loss dict (e.g. DMRNet's
-            ``ProbabilisticEmbeddingKL`` and ``CombinationRegularizer``).
+            :class:`BaseMethodLoss` configs (a dict names them); each gets
+            the :class:`ForwardRecord` of every training step and adds its
+            loss dict (e.g. DMRNet's ``ProbabilisticEmbeddingKL`` and
+            ``CombinationRegularizer``).
         decode_head (dict): an mmseg decode head, or a
             :class:`LateFusionHead` for late fusion (one head per modality
             and a decision rule).

@@ -272,7 +272,7 @@ class MultiModalModelMixin:
             fused = [backbone(inputs, m) for m in masks]
         return [self._head_logits(self._neck(x)[0]) for x in fused]
 
-    # -- training ---------------------------------------------------------------
+    # -- training -------------------------------------------------------------
     def loss(self, inputs: torch.Tensor, data_samples) -> dict:
         """Task losses and every method loss of a batch (B, C, H, W)."""
         record = self.forward_record(inputs, data_samples)

@@ -1,5 +1,6 @@
-"""configs/baselines/late_fusion_synthetic_seg_cpu.py builds, trains a step
-and predicts every combination with the baseline's head per modality."""
+"""configs/baselines/late_fusion_moddrop_synthetic_seg_cpu.py builds,
+trains a step and predicts every combination with the baseline's head per
+modality."""
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -11,7 +12,7 @@ from mm_incomplete.utils import config_path
 
 def test_late_fusion_config():
     cfg = Config.fromfile(config_path(
-        'baselines/late_fusion_synthetic_seg_cpu.py'))
+        'baselines/late_fusion_moddrop_synthetic_seg_cpu.py'))
     base = Config.fromfile(config_path(
         'baselines/multi_branch_moddrop_synthetic_seg_cpu.py'))
     assert cfg.model.decode_head.head == base.model.decode_head
