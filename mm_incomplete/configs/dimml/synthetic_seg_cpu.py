@@ -7,7 +7,7 @@
 # there once on the training set by DUCSplitHook). Training sees full
 # modalities; inference weighs the present modalities' logits per pixel by
 # their certainty.
-_base_ = ['../baselines/late_fusion_synthetic_seg_cpu.py']
+_base_ = ['../baselines/late_fusion_moddrop_synthetic_seg_cpu.py']
 duc_begin = 200  # iteration
 feat_dim = 128  # last-stage channels of a width-16 ResNet-18
 model = dict(
