@@ -133,8 +133,9 @@ class CheckpointGuardHook(Hook):
                if torch.is_tensor(v) and v.is_floating_point()
                and not bool(torch.isfinite(v).all())]
         if bad:
+            step = (checkpoint.get('meta') or {}).get('iter', runner.iter)
             raise FloatingPointError(
-                f'not saving a checkpoint at iteration {runner.iter}: '
+                f'not saving a checkpoint at iteration {step}: '
                 f'{len(bad)} weight(s) are NaN or infinite: '
                 f'{", ".join(bad[:10])}' + (' ...' if len(bad) > 10 else ''))
         if 'param_schedulers' in checkpoint:
