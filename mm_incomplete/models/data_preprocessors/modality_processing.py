@@ -129,6 +129,27 @@ class ModalityProcessingMixin:
             return self._normalize_one(inputs)
         return [self._normalize_one(x) for x in inputs]
 
+    def _check_sample_layout(self, data_samples: Optional[Sequence]) -> None:
+        """The modalities the samples were loaded with (their metainfo,
+        written by the dataset's loading step) must be this preprocessor's,
+        name for name and channel for channel: stacked channels of another
+        layout would otherwise be normalised and split silently wrong."""
+        if not data_samples:
+            return
+        meta = data_samples[0].metainfo
+        names = meta.get('modalities')
+        if names is None:
+            return
+        chans = meta.get('modality_channels')
+        if tuple(names) != self.layout.names or (
+                chans is not None and tuple(chans) != self.layout.channels):
+            loaded = ','.join(
+                f'{n}:{c}' for n, c in zip(names, chans or ['?'] * len(names)))
+            raise ValueError(
+                f"the dataset's modalities '{loaded}' (the samples' "
+                "metainfo, from the dataloader's dataset.modalities) differ "
+                f'from data_preprocessor.modalities {self.layout!r}')
+
     def _apply_modality_mask(self, inputs: torch.Tensor,
                              data_samples: Optional[Sequence],
                              training: bool) -> torch.Tensor:
@@ -138,6 +159,7 @@ class ModalityProcessingMixin:
         ``test_combination``; samples that already carry a ``modality_mask``
         keep it.
         """
+        self._check_sample_layout(data_samples)
         batch = inputs.shape[0]
         if training:
             mask = self.train_sampler(batch, self.layout)

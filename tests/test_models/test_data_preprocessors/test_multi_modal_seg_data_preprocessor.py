@@ -119,3 +119,20 @@ def test_errors_name_the_option():
         make()(dict(inputs=[torch.rand(3, 4, 4)],
                     data_samples=[SegDataSample()]))
 
+
+
+def test_samples_of_another_layout_are_refused_naming_both():
+    data = batch()
+    for s in data['data_samples']:
+        s.set_metainfo(dict(modalities=('rgb', 'ir'),
+                            modality_channels=(3, 1)))
+    with pytest.raises(ValueError) as err:
+        make()(data, training=True)
+    assert "the dataset's modalities 'rgb:3,ir:1'" in str(err.value)
+    assert "data_preprocessor.modalities ModalityLayout('rgb:3,depth:1')" \
+        in str(err.value)
+    # the same names and channels pass
+    for s in data['data_samples']:
+        s.set_metainfo(dict(modalities=('rgb', 'depth'),
+                            modality_channels=(3, 1)))
+    assert make()(data, training=False)['inputs'].shape == (2, 4, 6, 5)
