@@ -3,16 +3,20 @@
 One test per module of ``mm_incomplete`` that has examples (the configs are
 data, not modules, and are skipped). Examples run in their module's
 namespace, as ``python -m doctest`` would, on the CPU, with whitespace
-normalised and ``...`` allowed as a wildcard. mmengine's log lines (which
-carry a timestamp) are silenced while they run.
+normalised and ``...`` allowed as a wildcard. Each module's examples start
+as in a fresh session: without an mmengine default scope (other tests leave
+one behind), and with mmengine's log lines (which carry a timestamp)
+silenced.
 """
 import doctest
 import importlib
 import pkgutil
+from collections import OrderedDict
 
 import pytest
 import torch
 from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope
 
 import mm_incomplete
 
@@ -47,16 +51,21 @@ def test_the_package_has_examples():
 
 
 @pytest.fixture
-def quiet_logger():
+def fresh_session():
     logger = MMLogger.get_current_instance()
     level = logger.level
     logger.setLevel('WARNING')
-    yield
-    logger.setLevel(level)
+    scopes = DefaultScope._instance_dict
+    DefaultScope._instance_dict = OrderedDict()  # no default scope
+    try:
+        yield
+    finally:
+        DefaultScope._instance_dict = scopes
+        logger.setLevel(level)
 
 
 @pytest.mark.parametrize('name', MODULES)
-def test_docstring_examples(name, quiet_logger):
+def test_docstring_examples(name, fresh_session):
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     torch.manual_seed(0)
     failures = []
