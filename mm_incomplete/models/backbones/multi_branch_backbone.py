@@ -311,8 +311,13 @@ class MultiBranchBackbone(BaseModule):
                 f'{type(self).__name__}.encode needs the parallel form '
                 '(feedback=None): with feedback the primary branch sees the '
                 'fused features, which depend on the mask; call forward')
+        return self._encode(inputs, check_modality_mask(
+            mask, inputs.shape[0], self.layout, inputs.device))
+
+    def _encode(self, inputs: torch.Tensor,
+                mask: torch.Tensor) -> Dict[str, List[torch.Tensor]]:
+        """:meth:`encode` under a validated (B, M) mask."""
         batch = inputs.shape[0]
-        mask = check_modality_mask(mask, batch, self.layout, inputs.device)
         x = self.layout.split(inputs)
         feats = {}
         for name, rows in zip(self.layout.names,
@@ -341,8 +346,12 @@ class MultiBranchBackbone(BaseModule):
         if not feats:
             raise ValueError('fuse got no branch features')
         ref = next(iter(feats.values()))[0]
-        mask = check_modality_mask(mask, ref.shape[0], self.layout,
-                                   ref.device)
+        return self._fuse(feats, check_modality_mask(
+            mask, ref.shape[0], self.layout, ref.device))
+
+    def _fuse(self, feats: Dict[str, List[torch.Tensor]],
+              mask: torch.Tensor) -> Tuple[torch.Tensor]:
+        """:meth:`fuse` under a validated (B, M) mask."""
         return tuple(
             self.fusions[f'layer{i + 1}'].combine(
                 [feats[n][j] if n in feats else None
@@ -353,11 +362,12 @@ class MultiBranchBackbone(BaseModule):
     def forward(self, inputs: torch.Tensor,
                 mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor]:
         """inputs (B, C, H, W), mask (B, M) bool or None (full) -> tuple of
-        fused (B, C_i, h_i, w_i), one per output stage."""
+        fused (B, C_i, h_i, w_i), one per output stage. The mask is
+        validated once here (one host read)."""
         mask = check_modality_mask(mask, inputs.shape[0], self.layout,
                                    inputs.device)
         if self.feedback is None:
-            return self.fuse(self.encode(inputs, mask), mask)
+            return self._fuse(self._encode(inputs, mask), mask)
         return self._forward_feedback(inputs, mask)
 
     def _fuse_point(self, key: str, cur: Dict[str, torch.Tensor],

@@ -147,3 +147,24 @@ def test_registered_in_both_scopes():
                                     modalities='rgb:3,ir:1:other',
                                     branch=RESNET_V1C))
         assert model.layout.names == ('rgb', 'ir')
+
+
+def test_host_reads_of_a_training_step(monkeypatch):
+    """The mask is validated once and the branch plan read once per forward
+    (the fusion blocks read nothing back when every branch ran)."""
+    reads = []
+    for attr in ('__bool__', '__int__', 'item', 'tolist'):
+        real = getattr(torch.Tensor, attr)
+
+        def counted(self, *args, _real=real, **kwargs):
+            reads.append(1)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, attr, counted)
+    model = build(RESNET_V1C).train()
+    x = torch.randn(3, 4, 32, 32)
+    partial = torch.tensor([[True, True], [True, False], [False, True]])
+    for mask, expected in ((None, 1), (partial, 2)):
+        reads.clear()
+        sum(o.sum() for o in model(x, mask)).backward()
+        assert len(reads) == expected, mask
