@@ -18,10 +18,11 @@ a (B, ...) tensor that is zero for the absent samples:
   samples are zeroed again afterwards.
 
 This is independent of what the branch is (ResNet, MiT, ConvNeXt): the
-multi-branch backbone asks :func:`plan_branch_rows` once per forward (one
-host synchronisation for the whole mask, since the plan decides tensor
-shapes) and uses :meth:`BranchRows.take` / :meth:`BranchRows.place` around
-each branch call.
+multi-branch backbone asks :func:`plan_branch_rows` once per forward and uses
+:meth:`BranchRows.take` / :meth:`BranchRows.place` around each branch call.
+The plan is decided on the host copy of the mask (the task models hand the
+backbone the mask on the CPU: no synchronisation); the row indices and keep
+masks it needs on the device are copied there without waiting.
 """
 from typing import List
 
@@ -36,7 +37,11 @@ class BranchRows:
     Args:
         kind (str): ``'skip'``, ``'all'``, ``'rows'`` or ``'zeroed'`` (see
             the module docstring).
-        present (Tensor): (B,) bool, True where the modality is present.
+        present (Tensor): (B,) bool, True where the modality is present,
+            best on the host.
+        device (torch.device | str, optional): where the features live; the
+            rows' index (``'rows'``) or keep mask (``'zeroed'``) is copied
+            there without waiting. Defaults to ``present``'s device.
 
     Example:
         >>> present = torch.tensor([True, False, True])
@@ -50,12 +55,18 @@ class BranchRows:
 
     KINDS = ('skip', 'all', 'rows', 'zeroed')
 
-    def __init__(self, kind: str, present: torch.Tensor):
+    def __init__(self, kind: str, present: torch.Tensor, device=None):
         if kind not in self.KINDS:
             raise ValueError(f'BranchRows kind must be one of {self.KINDS}, '
                              f'got {kind!r}')
         self.kind = kind
         self.present = present
+        device = present.device if device is None else device
+        if kind == 'rows':  # (N,) long indices of the present rows
+            self.index = present.nonzero().flatten().to(
+                device, non_blocking=True)
+        elif kind == 'zeroed':  # (B,) bool keep mask
+            self.keep = present.to(device, non_blocking=True)
 
     @property
     def runs(self) -> bool:
@@ -63,7 +74,7 @@ class BranchRows:
         return self.kind != 'skip'
 
     def _zero_absent(self, x: torch.Tensor) -> torch.Tensor:
-        keep = self.present.view(-1, *[1] * (x.dim() - 1))
+        keep = self.keep.view(-1, *[1] * (x.dim() - 1))
         return x.masked_fill(~keep, 0)
 
     def take(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,7 +85,7 @@ class BranchRows:
             return x
         if self.kind == 'zeroed':
             return self._zero_absent(x)
-        return x[self.present]
+        return x.index_select(0, self.index)
 
     def place(self, f: torch.Tensor, batch: int) -> torch.Tensor:
         """A branch output (B or N, ...) back as (B, ...), zero for the
@@ -85,20 +96,24 @@ class BranchRows:
             return f
         if self.kind == 'zeroed':
             return self._zero_absent(f)
-        return scatter_rows(f, self.present, batch)
+        return scatter_rows(f, self.index, batch)
 
     def __repr__(self) -> str:
         return (f'BranchRows({self.kind!r}, '
                 f'{int(self.present.sum())}/{self.present.numel()})')
 
 
-def plan_branch_rows(mask: torch.Tensor, training: bool) -> List[BranchRows]:
+def plan_branch_rows(mask: torch.Tensor, training: bool,
+                     device=None) -> List[BranchRows]:
     """One :class:`BranchRows` per modality (column of ``mask``).
 
     Args:
-        mask (Tensor): (B, M) bool, validated by ``check_modality_mask``.
+        mask (Tensor): (B, M) bool, validated (``host_modality_mask``); on
+            the host, the plan reads nothing back from a device.
         training (bool): whether the branches are in training mode (the
             single-sample BatchNorm exception applies only then).
+        device (torch.device | str, optional): the features' device (see
+            :class:`BranchRows`).
 
     Returns:
         list[BranchRows]: in layout order.
@@ -111,7 +126,7 @@ def plan_branch_rows(mask: torch.Tensor, training: bool) -> List[BranchRows]:
         ['all', 'zeroed']
     """
     batch = mask.shape[0]
-    counts = mask.sum(0).tolist()  # the one host sync of the plan
+    counts = mask.sum(0).tolist()  # free for a host mask
     plans = []
     for m, n in enumerate(counts):
         if n == 0:
@@ -122,5 +137,5 @@ def plan_branch_rows(mask: torch.Tensor, training: bool) -> List[BranchRows]:
             kind = 'zeroed'
         else:
             kind = 'rows'
-        plans.append(BranchRows(kind, mask[:, m]))
+        plans.append(BranchRows(kind, mask[:, m], device))
     return plans

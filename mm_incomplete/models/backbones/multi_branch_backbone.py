@@ -32,7 +32,8 @@ MixVisionTransformer runs as a whole and supports the parallel form only.
 Which samples a branch runs on is decided by :mod:`.branch_rows` (rows of
 absent samples are not run; a branch absent from the whole batch does not
 run; the single-sample BatchNorm exception), independently of the branch
-type.
+type, on the host copy of the mask: a mask given on the CPU, as the task
+models do, costs no synchronisation.
 """
 import copy
 from typing import Callable, Dict, List, Optional, Tuple
@@ -48,7 +49,7 @@ from mm_incomplete.modality import ModalityLayout
 from ..utils import fusion as _fusion  # noqa: F401  registers the blocks
 from ..utils.fusion import BaseFusion
 from .branch_rows import BranchRows, plan_branch_rows
-from .mask_utils import check_modality_mask
+from .mask_utils import host_modality_mask
 
 
 def is_stepwise(branch: nn.Module) -> bool:
@@ -311,17 +312,18 @@ class MultiBranchBackbone(BaseModule):
                 f'{type(self).__name__}.encode needs the parallel form '
                 '(feedback=None): with feedback the primary branch sees the '
                 'fused features, which depend on the mask; call forward')
-        return self._encode(inputs, check_modality_mask(
-            mask, inputs.shape[0], self.layout, inputs.device))
+        return self._encode(inputs, host_modality_mask(
+            mask, inputs.shape[0], self.layout))
 
     def _encode(self, inputs: torch.Tensor,
                 mask: torch.Tensor) -> Dict[str, List[torch.Tensor]]:
-        """:meth:`encode` under a validated (B, M) mask."""
+        """:meth:`encode` under a validated (B, M) host mask."""
         batch = inputs.shape[0]
         x = self.layout.split(inputs)
         feats = {}
         for name, rows in zip(self.layout.names,
-                              plan_branch_rows(mask, self.training)):
+                              plan_branch_rows(mask, self.training,
+                                               inputs.device)):
             if not rows.runs:
                 continue
             feats[name] = self._run_branch(
@@ -346,12 +348,13 @@ class MultiBranchBackbone(BaseModule):
         if not feats:
             raise ValueError('fuse got no branch features')
         ref = next(iter(feats.values()))[0]
-        return self._fuse(feats, check_modality_mask(
-            mask, ref.shape[0], self.layout, ref.device))
+        return self._fuse(feats, host_modality_mask(
+            mask, ref.shape[0], self.layout))
 
     def _fuse(self, feats: Dict[str, List[torch.Tensor]],
               mask: torch.Tensor) -> Tuple[torch.Tensor]:
-        """:meth:`fuse` under a validated (B, M) mask."""
+        """:meth:`fuse` under a validated (B, M) host mask (the fusion
+        blocks decide on it and move their weights to the features)."""
         return tuple(
             self.fusions[f'layer{i + 1}'].combine(
                 [feats[n][j] if n in feats else None
@@ -360,14 +363,27 @@ class MultiBranchBackbone(BaseModule):
 
     # -- forward ----------------------------------------------------------
     def forward(self, inputs: torch.Tensor,
-                mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor]:
+                mask: Optional[torch.Tensor] = None, *,
+                modal_feats: Optional[dict] = None) -> Tuple[torch.Tensor]:
         """inputs (B, C, H, W), mask (B, M) bool or None (full) -> tuple of
-        fused (B, C_i, h_i, w_i), one per output stage. The mask is
-        validated once here (one host read)."""
-        mask = check_modality_mask(mask, inputs.shape[0], self.layout,
-                                   inputs.device)
+        fused (B, C_i, h_i, w_i), one per output stage.
+
+        The mask is validated once, on the host (a CPU mask, as the task
+        models pass, costs no synchronisation). ``modal_feats``: a dict to
+        fill with :meth:`encode`'s per-modality features of this pass
+        (parallel form only), so a caller gets them from the same run
+        (forward hooks on the backbone still fire).
+        """
+        mask = host_modality_mask(mask, inputs.shape[0], self.layout)
         if self.feedback is None:
-            return self._fuse(self._encode(inputs, mask), mask)
+            feats = self._encode(inputs, mask)
+            if modal_feats is not None:
+                modal_feats.update(feats)
+            return self._fuse(feats, mask)
+        if modal_feats is not None:
+            raise RuntimeError(
+                f'{type(self).__name__}: per-modality features (modal_feats) '
+                'need the parallel form (feedback=None)')
         return self._forward_feedback(inputs, mask)
 
     def _fuse_point(self, key: str, cur: Dict[str, torch.Tensor],
@@ -384,7 +400,8 @@ class MultiBranchBackbone(BaseModule):
         x = self.layout.split(inputs)
         cur, rows = {}, {}
         for name, r in zip(self.layout.names,
-                           plan_branch_rows(mask, self.training)):
+                           plan_branch_rows(mask, self.training,
+                                            inputs.device)):
             if r.runs:
                 rows[name] = r
                 cur[name] = resnet_stem(self.branches[name],

@@ -111,7 +111,9 @@ def masked_combine(feats: BranchFeats, mask: torch.Tensor,
             order (a list, ``None`` where a branch did not run) or a dict
             ``{name: (B, C, h, w)}``. A modality may be absent only if
             ``mask`` drops it for every sample.
-        mask (Tensor): (B, M) bool, True = present, columns in ``names`` order.
+        mask (Tensor): (B, M) bool, True = present, columns in ``names`` order;
+            best on the host (the check of skipped branches then costs no
+            synchronisation; the weights go to the features' device).
         names (Sequence[str]): the M modality names in layout order.
         reduce (str): ``'sum'`` adds the present features (ESANet);
             ``'mean'`` divides the sum by the number of present modalities
@@ -138,15 +140,16 @@ def masked_combine(feats: BranchFeats, mask: torch.Tensor,
     if not present:
         raise ValueError('masked_combine got no branch features')
     absent = [m for m, f in enumerate(feats) if f is None]
-    # a branch that did not run must be masked for the whole batch (one host
-    # sync, and only when a branch was skipped, i.e. already decided on the
-    # host by the branch runner)
+    # a branch that did not run must be masked for the whole batch (read
+    # from the host mask: free; a device mask costs one synchronisation, and
+    # only when a branch was skipped)
     if absent and bool(mask[:, absent].any()):
         missing = [names[m] for m in absent if bool(mask[:, m].any())]
         raise ValueError(
             f'modality {missing[0]!r} is present for some samples of the '
             'mask but its features were not computed')
-    weights = mask.to(dtype=present[0].dtype)
+    ref = present[0]
+    weights = mask.to(device=ref.device, dtype=ref.dtype, non_blocking=True)
     if reduce == 'mean':
         weights = weights / weights.sum(1, keepdim=True).clamp(min=1)
     out = None

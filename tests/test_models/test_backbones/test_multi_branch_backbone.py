@@ -151,7 +151,9 @@ def test_registered_in_both_scopes():
 
 def test_host_reads_of_a_training_step(monkeypatch):
     """The mask is validated once and the branch plan read once per forward
-    (the fusion blocks read nothing back when every branch ran)."""
+    (the fusion blocks read nothing back when every branch ran). These
+    reads are of the host mask the task models pass: free there, each would
+    be a synchronisation on a device."""
     reads = []
     for attr in ('__bool__', '__int__', 'item', 'tolist'):
         real = getattr(torch.Tensor, attr)

@@ -57,5 +57,5 @@ def test_samples_of_another_layout_are_refused_naming_both():
         s.set_metainfo(dict(modalities=('depth', 'rgb'),
                             modality_channels=(1, 3)))
     with pytest.raises(ValueError, match="modalities 'depth:1,rgb:3'.*"
-                       r"data_preprocessor.modalities ModalityLayout"):
+                       r"data_preprocessor.modalities is ModalityLayout"):
         make()(dict(inputs=torch.rand(2, 4, 3, 3), data_samples=batch))
