@@ -188,9 +188,14 @@ def test_classifier_with_depth_alone():
 
 def test_demo_cli_writes_a_panel_and_an_overlay_per_combination(tmp_path):
     from mm_incomplete.apis.demo import main
-    cfg = seg_config()
+    # a config file that inherits ours (Config.dump would sort the keys of
+    # `modalities`, and with them the combination names)
     cfg_file = str(tmp_path / 'tiny_seg.py')
-    cfg.dump(cfg_file)
+    base = config_path('baselines/multi_branch_moddrop_synthetic_seg_cpu.py')
+    with open(cfg_file, 'w') as f:
+        f.write(f'_base_ = [{base!r}]\n')
+        for key, value in TINY_SEG.items():
+            f.write(f'{key} = {value!r}\n')
     rgb, depth = sample_arrays(6)
     cv2.imwrite(str(tmp_path / 'room.png'), rgb[..., ::-1])
     cv2.imwrite(str(tmp_path / 'room_depth.png'), depth)
