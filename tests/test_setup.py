@@ -180,7 +180,7 @@ def test_wheel_ships_tools_configs_and_entry_points(wheel):
         assert f'{script} = mm_incomplete.cli:' in entry_points
     assert 'Requires-Dist: torch<2.14,>=2.0' in metadata
     assert 'Provides-Extra: tensorboard' in metadata
-    assert 'setuptools' not in metadata
+    assert 'Requires-Dist: setuptools' not in metadata
 
 
 def test_installed_console_scripts_run_the_packaged_tools(wheel, tmp_path):
