@@ -1,15 +1,16 @@
 """Console scripts: ``mmi-train``, ``mmi-test``, ``mmi-demo``, ...
 
 Each runs the very file the repository's ``tools/`` holds (``runpy``, as
-``__main__``), found in the installed package under ``mm_incomplete/.mim/tools``
-(a link to ``tools/`` in a checkout, a copy in a wheel), so an installed user
-needs no repository and the scripts cannot drift from the tools::
+``__main__``), found in the installed package under
+``mm_incomplete/.mim/tools`` (a link to ``tools/`` in a checkout, a copy in a
+wheel), so an installed user needs no repository and the scripts cannot drift
+from the tools::
 
-    mmi-train CONFIG [--work-dir DIR] ...            # tools/train.py
-    mmi-test CONFIG CHECKPOINT [--out DIR] ...       # tools/test.py
-    mmi-demo RGB CONFIG [CHECKPOINT] [--depth D] ... # tools/demo/image_demo.py
-    mmi-export-student ...                           # tools/model_converters/export_student.py
-    mmi-plot-combinations ...                        # tools/analysis/plot_combinations.py
+    mmi-train CONFIG [--work-dir DIR] ...         # tools/train.py
+    mmi-test CONFIG CHECKPOINT [--out DIR] ...    # tools/test.py
+    mmi-demo RGB CONFIG [CHECKPOINT] [--depth D]  # tools/demo/image_demo.py
+    mmi-export-student CKPT OUT [--config C]      # tools/model_converters/
+    mmi-plot-combinations JSON... --out PNG       # tools/analysis/
 """
 import os.path as osp
 import runpy

@@ -178,7 +178,8 @@ class MultiModalInferencer:
         unknown = [k for k in sample if k not in self.layout.names]
         if unknown:
             raise KeyError(f'the sample names {unknown}, which are not '
-                           f'modalities of the model {list(self.layout.names)}')
+                           'modalities of the model '
+                           f'{list(self.layout.names)}')
         present = [n for n in self.layout.names
                    if sample.get(n, None) is not None]
         if not present:
@@ -257,7 +258,7 @@ class MultiModalInferencer:
             batch = self.preprocess(sample, img)
             with torch.no_grad():
                 raw = predict_every_combination(self.model, batch,
-                                                 self.layout, combos)
+                                                self.layout, combos)
             outs = OrderedDict((name, s[0]) for name, s in raw.items())
             panel = self.visualize(img, present, outs)
             if out_dir is not None:

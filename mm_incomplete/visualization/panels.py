@@ -1,4 +1,4 @@
-"""Side-by-side panels: each modality | ground truth | prediction per combination.
+"""Side-by-side panels: each modality | GT | prediction per combination.
 
 Shorthand: H x W image size, C_m channels of one modality, K combinations,
 N classes.
@@ -18,7 +18,7 @@ readable. Images are RGB uint8 (H, W, 3).
   black) and predictions are blended over the first colour modality;
 - classification shows the class name and score of each combination.
 """
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
