@@ -139,6 +139,6 @@ def test_run_on_cluster_with_stand_in_srun(tmp_path):
                                'combination_metrics_test.json'))
     with open(record) as f:
         data = json.load(f)
-    # the two ranks' halves of the 4 test images were gathered
+    # every combination evaluated over the 4 test images
     assert data['num_samples'] == 4
     assert data['combinations'] == ['rgb+depth', 'rgb', 'depth']
