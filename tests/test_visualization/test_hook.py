@@ -117,3 +117,57 @@ def test_show_dir_panels_hold_every_combination(tmp_path):
                 0.5 + palette[big] * 0.5).astype(np.uint8)
         np.testing.assert_array_equal(tiles[3 + k], want, err_msg=combo)
     assert len(distinct) > 1
+
+
+class ClsSet(Dataset):
+    metainfo = dict(classes=('cat', 'dog', 'cow'))
+
+    def __init__(self, num=7, size=16):
+        from mmpretrain.structures import DataSample
+        g = torch.Generator().manual_seed(4)
+        self.items = []
+        for i in range(num):
+            img = torch.rand(4, size, size, generator=g) * 255
+            sample = DataSample(metainfo=dict(img_path=f'/c/im{i}.png'))
+            sample.set_gt_label(i % 3)
+            self.items.append(dict(inputs=img, data_samples=sample))
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return copy.deepcopy(self.items[i])
+
+
+def test_show_dir_classification_every_sample_readable(tmp_path):
+    from mmpretrain.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='MultiModalImageClassifier', _scope_='mmpretrain',
+        data_preprocessor=dict(
+            type='MultiModalClsDataPreProcessor', modalities=MODALITIES,
+            mean=dict(rgb=[128.] * 3, depth=[128.]),
+            std=dict(rgb=[64.] * 3, depth=[64.])),
+        backbone=dict(type='MultiBranchResNet', modalities=MODALITIES,
+                      depth=18, base_channels=4, out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
+    show = str(tmp_path / 'show')
+    cfg = Config(dict(custom_hooks=[]))
+    add_show_dir_hook(cfg, show)  # default interval: every sample
+    runner = Runner(
+        model=model, work_dir=str(tmp_path / 'work'),
+        experiment_name=f'show_{uuid.uuid4().hex}',
+        default_scope='mmpretrain',
+        test_dataloader=dict(dataset=ClsSet(), batch_size=4, num_workers=0,
+                             sampler=dict(type='DefaultSampler',
+                                          shuffle=False)),
+        test_evaluator=dict(type='Accuracy', topk=(1, )),
+        test_cfg=dict(type='MultiCombinationTestLoop', combinations='all'),
+        custom_hooks=cfg.custom_hooks)
+    runner.test()
+    assert sorted(os.listdir(show)) == [f'im{i}.png' for i in range(7)]
+    panel = cv2.imread(os.path.join(show, 'im0.png'))
+    # 16 px inputs drawn at 256 px: rgb | depth | text column of 512 px
+    assert panel.shape[1] == 256 + 4 + 256 + 4 + 512
+    assert panel.shape[0] >= 256
