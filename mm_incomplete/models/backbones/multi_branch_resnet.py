@@ -46,6 +46,7 @@ from mmseg.registry import MODELS as MMSEG_MODELS
 
 from mm_incomplete.modality import ModalityLayout
 from ..utils import fusion as _fusion  # noqa: F401  registers the blocks
+from ..utils.pretrained import init_weights_with_deferred
 from .mask_utils import host_modality_mask, scatter_rows
 
 
@@ -80,7 +81,11 @@ class MultiBranchResNet(BaseModule):
         feedback (str, optional): name of the primary modality that receives
             the fused features (ESANet's form). ``None`` (default) is the
             parallel form.
-        init_cfg (dict, optional): mmengine init config.
+        init_cfg (dict, optional): mmengine init config;
+            ``dict(type='PretrainedBranches', checkpoint=...)`` loads one
+            ImageNet ResNet into every branch (see
+            :class:`~mm_incomplete.models.utils.pretrained.PretrainedBranchesInit`),
+            after the branches' own initialisation.
 
     Example:
         >>> import torch
@@ -170,6 +175,10 @@ class MultiBranchResNet(BaseModule):
             key: ROOT_MODELS.build(
                 dict(fusion, modalities=self.layout.names, channels=ch))
             for key, ch in points.items()})
+
+    def init_weights(self):
+        """mmengine initialisation; ``PretrainedBranches`` runs last."""
+        init_weights_with_deferred(self)
 
     # -- properties -------------------------------------------------------
     @property

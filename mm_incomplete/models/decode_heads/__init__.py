@@ -1,0 +1,2 @@
+from .esanet_head import (ESANetContextNeck, ESANetHead,  # noqa: F401
+                          NonBottleneck1D, PyramidPoolingContext)
