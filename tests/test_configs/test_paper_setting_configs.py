@@ -57,9 +57,12 @@ def test_dmrnet_embedding_after_context_and_second_decoder():
     assert [n.type for n in necks] == ['ESANetContextNeck',
                                        'ProbabilisticEmbeddingNeck']
     assert necks[0].context_channels == 512 and necks[1].in_index == -1
-    aux = cfg.model.auxiliary_head.head
+    hard = cfg.model.method_losses.hard_combination
+    assert hard.inputs == 'neck_feats'  # the embedded context + skips
+    aux = hard.head
     assert aux.type == 'ESANetHead' and aux.loss_decode.loss_weight == 0.5
     assert aux.loss_decode.type == 'FileWeightedCrossEntropyLoss'
+    assert cfg.model.method_losses.kl.loss_weight == 1e-3
 
 
 def test_mmanet_mad_levels_and_mar_decoder():
@@ -68,9 +71,10 @@ def test_mmanet_mad_levels_and_mar_decoder():
     assert m.student_recorders.context == dict(path='neck', index=3)
     assert m.student_recorders.skip16 == dict(path='neck', index=2)
     assert m.student_recorders.skip8 == dict(path='neck', index=1)
-    assert m.aux_heads.mar.inputs == 'student.feats'
-    assert m.student_recorders.feats == 'neck'
-    mar = m.aux_heads.mar.head.head
+    assert m.teacher_recorders.context == dict(path='neck', index=3)
+    assert m.teacher_recorders.logits == 'decode_head.conv_seg'
+    assert m.method_losses.mar.inputs == 'neck_feats'
+    mar = m.method_losses.mar.head
     assert mar.type == 'ESANetHead' and mar.loss_decode.loss_weight == 0.2
     assert mar.in_channels == [128, 256, 512, 512]
 

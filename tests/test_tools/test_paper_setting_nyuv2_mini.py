@@ -107,8 +107,8 @@ model = dict(
         dict(type='ProbabilisticEmbeddingNeck',
              in_channels=[128, 256, 512, 512], in_index=-1)]),
     decode_head=dict(loss_decode=dict(class_weight_file=weights)),
-    auxiliary_head=dict(head=dict(loss_decode=dict(
-        class_weight_file=weights))))
+    method_losses=dict(hard_combination=dict(head=dict(loss_decode=dict(
+        class_weight_file=weights)))))
 param_scheduler = []
 train_cfg = dict(max_iters=2, val_interval=3)  # tested below, not here
 default_hooks = dict(logger=dict(interval=1),
@@ -116,7 +116,7 @@ default_hooks = dict(logger=dict(interval=1),
                                      save_optimizer=False),
                      visualization=dict(draw=False))
 custom_hooks = [dict(type='LossScaleWarmupHook',
-                     modules=['auxiliary_head', 'kl_loss'], begin=0)]
+                     modules=['method_losses'], begin=0)]
 """)
     return path
 
@@ -141,7 +141,8 @@ def test_dmrnet_paper_config_trains_and_tests_every_combination(tmp_path):
     saved = torch.load(osp.join(work_dir, 'iter_2.pth'))
     state = saved['state_dict']
     assert any(k.startswith('neck.necks.1.embeddings') for k in state)
-    assert any(k.startswith('auxiliary_head.head.decoder.2') for k in state)
+    assert any(k.startswith('method_losses.hard_combination.head.decoder.2')
+               for k in state)
     # trained from the ImageNet file: two SGD steps at lr 0.01 stay close
     # to it, the depth branch's first conv to the RGB weights' sum
     for name, conv1 in (('rgb', imagenet['conv1.weight']), (
