@@ -1,2 +1,2 @@
-from .esanet_head import (ESANetContextNeck, ESANetHead,  # noqa: F401
-                          NonBottleneck1D, PyramidPoolingContext)
+from .esanet_head import (ESANetHead, NonBottleneck1D,  # noqa: F401
+                          Upsample2x)

@@ -9,10 +9,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mm_incomplete  # noqa: F401  registers the modules
-from mm_incomplete.models.decode_heads.esanet_head import (ESANetContextNeck,
-                                                           ESANetHead,
-                                                           NonBottleneck1D,
-                                                           Upsample2x)
+from mm_incomplete.models.decode_heads import (ESANetHead, NonBottleneck1D,
+                                              Upsample2x)
+from mm_incomplete.models.necks import ESANetContextNeck
 
 IN = [8, 16, 32, 64]          # backbone levels 1/4 .. 1/32
 SKIPS = (4, 8, 16)            # projected 1/4, 1/8, 1/16
