@@ -569,8 +569,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if unknown:
         p.error(f'--eval: unknown cases {unknown}; known: '
                 f'{list(args.cases)}')
-    if args.batch_size < 2:
-        p.error('--batch-size must be >= 2 (BatchNorm in training)')
+    if args.batch_size < (1 if args.flops_only else 2):
+        p.error('--batch-size must be >= 2 (BatchNorm in training; 1 is '
+                'allowed with --flops-only)')
     if min(args.size) < 32:
         p.error('--size must be at least 32x32 (ResNet output stride 32)')
     if args.iters < 1 or args.warmup < 0:

@@ -206,6 +206,12 @@ class ESANetHead(BaseDecodeHead):
                              f'({decoder_channels[-1]}); leave it unset')
         kwargs.pop('input_transform', None)
         kwargs.pop('in_index', None)
+        # losses are mmseg's whatever scope the caller runs under (mmseg's
+        # and mmpretrain's CrossEntropyLoss take different arguments)
+        loss_decode = [dict(c, _scope_=c.get('_scope_', 'mmseg'))
+                       for c in loss_decode] \
+            if isinstance(loss_decode, (list, tuple)) else \
+            dict(loss_decode, _scope_=loss_decode.get('_scope_', 'mmseg'))
         super().__init__(
             in_channels=list(in_channels), channels=decoder_channels[-1],
             in_index=[0, 1, 2, 3], input_transform='multiple_select',
