@@ -97,7 +97,7 @@ def test_cases_come_from_the_baseline_configs(bench):
 def test_flops_only_nyud_preset_esanet_against_uperhead(bench, tmp_path,
                                                         capsys):
     out = str(tmp_path / 'flops.json')
-    bench.main(['--preset', 'nyud', '--flops-only', '--size', '64', '64',
+    bench.main(['--preset', 'nyud', '--flops-only', '--size', '32', '32',
                 '--batch-size', '2', '--devices', 'cpu', '--eval',
                 'multi_branch_moddrop', 'multi_branch_moddrop_uper',
                 '--out', out])
