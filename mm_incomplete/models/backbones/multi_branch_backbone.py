@@ -49,6 +49,7 @@ from mm_incomplete.modality import ModalityLayout
 from ..utils import fusion as _fusion  # noqa: F401  registers the blocks
 from ..utils.fusion import BaseFusion
 from .branch_rows import BranchRows, plan_branch_rows
+from ..utils.pretrained import init_weights_with_deferred
 from .mask_utils import host_modality_mask
 
 
@@ -263,6 +264,11 @@ class MultiBranchBackbone(BaseModule):
         return idx, list(outs)
 
     # -- properties -------------------------------------------------------
+    def init_weights(self):
+        """mmengine initialisation; ``PretrainedBranches`` (ImageNet
+        weights per branch) runs last, after the branches' own."""
+        init_weights_with_deferred(self)
+
     @property
     def encoder_is_mask_independent(self) -> bool:
         """True when ``encode``/``fuse`` may be used (parallel form)."""

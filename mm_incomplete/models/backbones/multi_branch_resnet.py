@@ -64,7 +64,11 @@ class MultiBranchResNet(MultiBranchBackbone):
         feedback (str, optional): name of the primary modality that receives
             the fused features (ESANet's form). ``None`` (default) is the
             parallel form.
-        init_cfg (dict, optional): mmengine init config.
+        init_cfg (dict, optional): mmengine init config;
+            ``dict(type='PretrainedBranches', checkpoint=...)`` loads one
+            ImageNet ResNet into every branch (see
+            :class:`~mm_incomplete.models.utils.pretrained.PretrainedBranchesInit`),
+            after the branches' own initialisation.
 
     Example:
         >>> import torch
