@@ -25,6 +25,12 @@ after every stage the fused feature replaces the input of the named primary
 branch's next stage. The primary encoder then depends on the mask, so
 ``encode``/``fuse`` are unavailable and every combination needs a full pass.
 
+**Branch input source** (``branch_inputs``): a branch may read another
+modality's channels, e.g. ``dict(depth='rgb')`` makes the depth branch a
+hallucination branch that sees RGB (one-stage modality distillation). The
+branch then runs where its *source* is present; the fusion points see the
+branch mask ``mask[:, source of each branch]``.
+
 A branch runs only on the samples whose modality is present (a branch whose
 modality is masked out for the whole batch does not run at all); its features
 are zero for the other samples, which also keeps their zeroed inputs out of the
@@ -78,6 +84,9 @@ class MultiBranchResNet(BaseModule):
         feedback (str, optional): name of the primary modality that receives
             the fused features (ESANet's form). ``None`` (default) is the
             parallel form.
+        branch_inputs (dict, optional): ``{branch: source modality}``; the
+            named branches read the source's channels instead of their own
+            (see the module docstring). ``None``: every branch reads its own.
         init_cfg (dict, optional): mmengine init config.
 
     Example:
@@ -111,6 +120,7 @@ class MultiBranchResNet(BaseModule):
                  fusion: dict = dict(
                      type='SqueezeExciteFusion', reduction=16, reduce='mean'),
                  feedback: Optional[str] = None,
+                 branch_inputs: Optional[Dict[str, str]] = None,
                  init_cfg=None):
         super().__init__(init_cfg)
         self.layout = ModalityLayout(modalities, 'backbone.modalities')
@@ -131,15 +141,18 @@ class MultiBranchResNet(BaseModule):
             raise ValueError(f'backbone.feedback {feedback!r} is not a '
                              f'modality of {list(self.layout.names)}')
         self.feedback = feedback
+        self.branch_inputs = self._check_branch_inputs(branch_inputs)
+        self._sources = [self.layout.index(self.branch_inputs.get(n, n))
+                         for n in self.layout.names]
         self.out_indices = out_indices
         self.num_stages = num_stages
         stem_channels = stem_channels or base_channels
 
         self.branches = ModuleDict()
-        for name, ch in zip(self.layout.names, self.layout.channels):
+        for name, src in zip(self.layout.names, self._sources):
             self.branches[name] = ResNet(
                 depth=depth,
-                in_channels=ch,
+                in_channels=self.layout.channels[src],
                 stem_channels=stem_channels,
                 base_channels=base_channels,
                 num_stages=num_stages,
@@ -168,6 +181,46 @@ class MultiBranchResNet(BaseModule):
             key: ROOT_MODELS.build(
                 dict(fusion, modalities=self.layout.names, channels=ch))
             for key, ch in points.items()})
+
+    def _check_branch_inputs(self, branch_inputs) -> Dict[str, str]:
+        names = list(self.layout.names)
+        if branch_inputs is None:
+            return {}
+        if not isinstance(branch_inputs, dict):
+            raise TypeError('backbone.branch_inputs must be a dict {branch: '
+                            f'source modality}}, got {branch_inputs!r}')
+        for branch, src in branch_inputs.items():
+            if branch not in names or src not in names:
+                raise ValueError(
+                    f'backbone.branch_inputs {branch_inputs!r}: {branch!r} -> '
+                    f'{src!r} must map a branch to a modality, both of '
+                    f'{names}')
+        return dict(branch_inputs)
+
+    def _branch_mask(self, mask: torch.Tensor) -> torch.Tensor:
+        """(B, M) modality mask -> (B, M) mask of the branches that run
+        (the source of each branch present); errors name ``branch_inputs``
+        when a sample has no branch left."""
+        if not self.branch_inputs:
+            return mask
+        out = mask[:, self._sources]
+        empty = (~out.any(1)).nonzero().flatten().tolist()
+        if empty:
+            kept = [[n for n, k in zip(self.layout.names, row) if k]
+                    for row in mask[empty].tolist()]
+            raise ValueError(
+                f'samples {empty} have no branch to run: their modality mask '
+                f'keeps {kept}, and with backbone.branch_inputs='
+                f'{self.branch_inputs} no branch has its source modality')
+        return out
+
+    def _branch_view(self, inputs: torch.Tensor, mask: torch.Tensor):
+        """Each branch's input (B, C_src, H, W) and the branch mask."""
+        x = self.layout.split(inputs)
+        if self.branch_inputs:
+            x = {n: x[self.layout.names[s]]
+                 for n, s in zip(self.layout.names, self._sources)}
+        return x, self._branch_mask(mask)
 
     # -- properties -------------------------------------------------------
     @property
@@ -244,7 +297,7 @@ class MultiBranchResNet(BaseModule):
                 'fused features, which depend on the mask; call forward')
         batch = inputs.shape[0]
         mask = check_modality_mask(mask, batch, self.layout, inputs.device)
-        x = self.layout.split(inputs)
+        x, mask = self._branch_view(inputs, mask)
         last = max(self.out_indices)
         feats = {}
         for m, name in enumerate(self.layout.names):
@@ -276,8 +329,8 @@ class MultiBranchResNet(BaseModule):
         if not feats:
             raise ValueError('fuse got no branch features')
         ref = next(iter(feats.values()))[0]
-        mask = check_modality_mask(mask, ref.shape[0], self.layout,
-                                   ref.device)
+        mask = self._branch_mask(check_modality_mask(
+            mask, ref.shape[0], self.layout, ref.device))
         return tuple(
             self.fusions[f'layer{i + 1}'].combine(
                 {n: f[j] for n, f in feats.items()}, mask)
@@ -305,7 +358,7 @@ class MultiBranchResNet(BaseModule):
     def _forward_feedback(self, inputs, mask):
         batch = inputs.shape[0]
         mask = check_modality_mask(mask, batch, self.layout, inputs.device)
-        x = self.layout.split(inputs)
+        x, mask = self._branch_view(inputs, mask)
         cur, rows = {}, {}
         for m, name in enumerate(self.layout.names):
             r = self._rows(mask[:, m])

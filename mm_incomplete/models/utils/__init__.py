@@ -1,3 +1,4 @@
+from . import cross_translation  # noqa: F401  registers the CTN block
 from .combination_selection import CombinationSelector, find_selectors
 
 __all__ = ['CombinationSelector', 'find_selectors']
