@@ -95,8 +95,10 @@ def test_reconstruction_error_is_recorded_in_training_only():
     ctn.train()
     ctn(dict(rgb=fa, depth=fp), mask)
     assert len(seen) == 1
-    errs = [((ctn.translate(fa[b]) - fa[b])**2).mean() for b in range(3)] + \
-        [((ctn.translate(fp[b]) - fp[b])**2).mean() for b in (0, 2)]
+    def err(f, b):
+        return ((ctn.translate(f[b:b + 1]) - f[b:b + 1])**2).mean()
+
+    errs = [err(fa, b) for b in range(3)] + [err(fp, b) for b in (0, 2)]
     assert float(seen[0]) == pytest.approx(float(sum(errs) / 5), rel=1e-5)
     seen[0].backward()
     assert ctn.translators[0][0].weight.grad is not None
