@@ -169,3 +169,25 @@ def test_transfer_decoder_and_teacher_do_not_run_at_inference(built):
     assert decoder == [] and teacher == []
     _losses(model, task)
     assert decoder == [1] and teacher == [1]
+
+
+def test_nyud_config_has_the_paper_setting():
+    cfg = Config.fromfile(config_path('onestage/nyud_rgbd.py'))
+    model = cfg.model
+    assert model.type == 'SegDistiller'
+    assert model.teacher_combination == 'depth'
+    assert model.student.backbone.depth == 50
+    assert model.student.backbone.branch_inputs == dict(depth='rgb')
+    assert model.student.backbone.fusion.type == 'CrossTranslationFusion'
+    assert model.teacher.backbone.fusion.type == 'SqueezeExciteFusion'
+    assert cfg.crop_size == (480, 640)
+    assert cfg.train_dataloader.batch_size == 8
+    assert cfg.optim_wrapper.optimizer.type == 'SGD'
+    assert model.distill_losses.loss_transfer.decoder.head == \
+        model.student.decode_head
+    teacher = Config.fromfile(config_path('onestage/nyud_rgbd_depth_teacher.py'))
+    assert teacher.model.backbone == model.teacher.backbone
+    assert teacher.model.data_preprocessor.train_sampler.combination == \
+        'depth'
+    student = Config.fromfile(config_path('onestage/nyud_rgbd_student.py'))
+    assert student.model == model.student
