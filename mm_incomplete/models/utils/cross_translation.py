@@ -112,7 +112,9 @@ class CrossTranslationFusion(BaseModule):
         """Fuse ``{name: (B, C, h, w)}`` under ``mask`` (B, M) -> (B, C, h, w).
 
         A modality masked out for the whole batch may be absent from
-        ``feats``; one present for some sample must be there.
+        ``feats``; one present for some sample must be there. ``mask`` is
+        best on the host (the checks then cost no synchronisation; the
+        weights go to the features' device).
         """
         if mask.dim() != 2 or mask.shape[1] != len(self.names):
             raise ValueError(f'mask must be (B, {len(self.names)}) for '
@@ -131,12 +133,13 @@ class CrossTranslationFusion(BaseModule):
         if not order:
             raise ValueError('CrossTranslationFusion: the mask keeps no '
                              f'modality of {list(self.names)} in any sample')
-        ref = feats[order[0]]
-        w = torch.stack(weights).to(ref.dtype)  # (P, B)
-        if not bool((w.sum(0) > 0).all()):
+        present = torch.stack(weights)  # (P, B) bool, on the mask's device
+        if not bool(present.any(0).all()):
             raise ValueError('CrossTranslationFusion: some sample has no '
                              f'modality of {list(self.names)} present; mask '
                              f'{mask.tolist()}')
+        ref = feats[order[0]]
+        w = present.to(device=ref.device, dtype=ref.dtype, non_blocking=True)
         norm = w / w.sum(0, keepdim=True)  # mean over the present ones
         recon = torch.stack([self.translate(feats[n]) for n in order])
         joint = (recon * norm.view(*norm.shape, 1, 1, 1)).sum(0)
