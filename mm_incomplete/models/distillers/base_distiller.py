@@ -286,6 +286,7 @@ class BaseDistiller(BaseModel):
         """Every distillation loss on the outputs recorded in this step."""
         recorders = dict(student=self.student_recorder,
                          teacher=self.teacher_recorder)
+
         def get(source):
             side, _, rec = source.partition('.')
             return recorders[side].get(rec)

@@ -12,7 +12,8 @@ never runs at inference and is not exported) decodes the restored features
 
     z_tr     = TransferDecoder(h_1 .. h_S)          (B, K, h, w) | (B, K)
     L_KD     = tau^2 KL(softmax(z_t / tau) || softmax(z_tr / tau))
-    L_JMMD   = JMMD([h_2, h_3, ctx_tr, softmax z_tr], [t_2, t_3, ctx_t, softmax z_t])
+    L_JMMD   = JMMD([h_2, h_3, ctx_tr, softmax z_tr],
+                    [t_2, t_3, ctx_t, softmax z_t])
     L_MMD    = sum_l MMD(layer_l of student, layer_l of teacher)   (optional)
 
 with ``ctx`` the decoder's context output (segmentation: the pyramid
@@ -71,9 +72,10 @@ class TransferDecoder(BaseModule):
 class ModalityTransferLoss(BaseModule):
     """Transfer decoder + logit KD + JMMD (+ optional per-layer MMD).
 
-    Used as a distillation loss of :class:`SegDistiller` / :class:`ClsDistiller`
-    (which hands it the recorded student and teacher outputs); returns a dict
-    of losses, logged as ``<name>.loss_kd``, ``<name>.loss_jmmd``, ...
+    Used as a distillation loss of :class:`SegDistiller` /
+    :class:`ClsDistiller` (which hands it the recorded student and teacher
+    outputs); returns a dict of losses, logged as ``<name>.loss_kd``,
+    ``<name>.loss_jmmd``, ...
 
     Args:
         decoder (dict): :class:`TransferDecoder` arguments (``head``,

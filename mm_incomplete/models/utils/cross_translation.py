@@ -60,8 +60,9 @@ class CrossTranslationFusion(BaseModule):
     """CTN fusion of M modality features under a modality mask.
 
     Registered in mmengine's root ``MODELS``; :class:`MultiBranchResNet`
-    builds it at every fusion point from ``dict(type='CrossTranslationFusion')``
-    with ``modalities`` and ``channels`` filled in.
+    builds it at every fusion point from
+    ``dict(type='CrossTranslationFusion')`` with ``modalities`` and
+    ``channels`` filled in.
 
     Args:
         modalities (Sequence[str]): the M modality (branch) names in layout
@@ -71,7 +72,8 @@ class CrossTranslationFusion(BaseModule):
 
     Example:
         >>> ctn = CrossTranslationFusion(['rgb', 'depth'], channels=8)
-        >>> x = {'rgb': torch.rand(2, 8, 4, 4), 'depth': torch.rand(2, 8, 4, 4)}
+        >>> x = {'rgb': torch.rand(2, 8, 4, 4),
+        ...      'depth': torch.rand(2, 8, 4, 4)}
         >>> mask = torch.tensor([[True, True], [True, False]])
         >>> ctn(x, mask).shape
         torch.Size([2, 8, 4, 4])

@@ -185,7 +185,8 @@ def test_nyud_config_has_the_paper_setting():
     assert cfg.optim_wrapper.optimizer.type == 'SGD'
     assert model.distill_losses.loss_transfer.decoder.head == \
         model.student.decode_head
-    teacher = Config.fromfile(config_path('onestage/nyud_rgbd_depth_teacher.py'))
+    teacher = Config.fromfile(
+        config_path('onestage/nyud_rgbd_depth_teacher.py'))
     assert teacher.model.backbone == model.teacher.backbone
     assert teacher.model.data_preprocessor.train_sampler.combination == \
         'depth'
