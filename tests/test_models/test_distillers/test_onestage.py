@@ -192,3 +192,18 @@ def test_nyud_config_has_the_paper_setting():
         'depth'
     student = Config.fromfile(config_path('onestage/nyud_rgbd_student.py'))
     assert student.model == model.student
+
+
+def test_list_inputs_of_distill_losses_are_checked(tmp_path):
+    from _builders import save_teacher, seg_distiller
+    from mmseg.registry import MODELS
+    ckpt = str(tmp_path / 't.pth')
+    save_teacher(ckpt)
+    rec = dict(type='CrossTranslationReconstructionLoss')
+    for errors, match in (([], 'empty list'),
+                          (['student.c4', 'student.nothing'],
+                           "'student.nothing', which is no recorded")):
+        cfg = seg_distiller(ckpt, aux_heads=None, distill_losses=dict(
+            loss_rec=dict(rec, inputs=dict(errors=errors))))
+        with pytest.raises(ValueError, match=match):
+            MODELS.build(cfg)
