@@ -82,6 +82,10 @@ def test_configs_wire_the_paper_components(built):
     assert transfer.jmmd.softmax_bandwidth == 1.68
     assert transfer.jmmd.bandwidth_factors == (0.25, 0.5, 1.0, 2.0, 4.0)
     assert transfer.jmmd.samples == ('pixel' if task == 'seg' else 'image')
+    # the chosen weights (configs/onestage/README.md)
+    assert transfer.kd.loss_weight == 1.0 and transfer.kd.tau == 1.0
+    assert transfer.jmmd.loss_weight == (0.03 if task == 'seg' else 0.01)
+    assert model.distill_losses['loss_ctn_rec'].loss_weight == 1.0
     if task == 'seg':
         assert transfer.jmmd.pool_size == (30, 40)
         assert transfer.jmmd.max_samples == 512
