@@ -141,6 +141,10 @@ class MultiModalSegDataset(BaseSegDataset):
                 label_map=self.label_map,
                 reduce_zero_label=self.reduce_zero_label,
                 seg_fields=[])
+            classes = self.metainfo.get('classes')
+            if classes:  # labels are checked against these when loaded
+                info.update(num_classes=len(classes),
+                            ignore_index=self.ignore_index)
             if ann_dir:
                 info['seg_map_path'] = osp.join(ann_dir,
                                                 name + self.seg_map_suffix)

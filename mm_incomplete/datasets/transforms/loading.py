@@ -9,7 +9,10 @@ Units after loading (see ``docs/conventions.md``):
   0..255 as float32, colour channels in **RGB** order;
 - depth modalities: single-channel uint16 files (PNG) divided by
   ``depth_scale`` (1000 for our millimetre PNGs) give **metres**; float files
-  (``.npy``, 32-bit TIFF) are divided by ``depth_scale`` too.
+  (``.npy``, 32-bit TIFF) are divided by ``depth_scale`` too, so float depth
+  in metres needs ``depth_scale=1``. A wrong unit is caught: the median of the
+  valid depths of every file must lie in ``depth_median_range`` (0.05 to 50 m
+  by default), or the error names the file, the median and the scale.
 
 Depth hole policy: 0 means "no measurement" and stays 0. Non-finite values
 (NaN, +-inf) and negative values in float files become holes (0); with
@@ -46,6 +49,10 @@ class LoadMultiModalImages(BaseTransform):
             is an 8-bit visualisation (e.g. CASIA-SURF).
         depth_scale (float): file units per metre (1000 for millimetre PNGs).
         max_depth (float, optional): depths beyond this (metres) become holes.
+        depth_median_range (tuple[float, float], optional): plausible range
+            (metres) of a depth map's median over its valid pixels; a file
+            outside it is an error (wrong ``depth_scale`` for its unit).
+            ``None`` skips the check.
         to_gray (Sequence[str]): 8-bit modalities with 1 channel in the layout
             whose files may be colour; they are converted to grey. Without it a
             colour file for a 1-channel modality is an error.
@@ -70,6 +77,7 @@ class LoadMultiModalImages(BaseTransform):
                  depth_modalities: Optional[Sequence[str]] = None,
                  depth_scale: float = 1000.0,
                  max_depth: Optional[float] = None,
+                 depth_median_range: Optional[Sequence[float]] = (0.05, 50.0),
                  to_gray: Sequence[str] = (),
                  backend_args: Optional[dict] = None):
         self.layout = ModalityLayout(modalities, 'modalities')
@@ -93,6 +101,14 @@ class LoadMultiModalImages(BaseTransform):
         self.depth_modalities = tuple(depth_modalities)
         self.depth_scale = float(depth_scale)
         self.max_depth = max_depth
+        if depth_median_range is not None:
+            low, high = (float(v) for v in depth_median_range)
+            if not 0 <= low < high:
+                raise ValueError('`depth_median_range` must be (low, high) '
+                                 f'metres with 0 <= low < high, got '
+                                 f'{depth_median_range}')
+            depth_median_range = (low, high)
+        self.depth_median_range = depth_median_range
         self.to_gray = tuple(to_gray)
         self.backend_args = backend_args
 
@@ -112,7 +128,31 @@ class LoadMultiModalImages(BaseTransform):
         if self.max_depth is not None:
             invalid |= depth > self.max_depth
         depth[invalid] = 0.0
+        self._check_depth_unit(depth, raw, path, name)
         return depth[..., None]
+
+    def _check_depth_unit(self, depth: np.ndarray, raw: np.ndarray,
+                          path: str, name: str) -> None:
+        """The median valid depth must be plausible in metres."""
+        if self.depth_median_range is None:
+            return
+        valid = depth > 0
+        if not valid.any():
+            return  # an all-hole map says nothing about its unit
+        median = float(np.median(depth[valid]))
+        low, high = self.depth_median_range
+        if low <= median <= high:
+            return
+        raw_median = float(np.median(raw[valid]))
+        kind = 'float' if np.issubdtype(raw.dtype, np.floating) else 'uint16'
+        hint = ('; float depth already in metres needs depth_scale=1'
+                if kind == 'float' else '')
+        raise ValueError(
+            f'{name!r} file {path}: median depth {median:.4g} m (file value '
+            f'{raw_median:.4g} / depth_scale={self.depth_scale:g}) lies '
+            f'outside the plausible {low:g}..{high:g} m; set `depth_scale` '
+            f'to the file\'s units per metre ({kind} file){hint}, or '
+            '`depth_median_range`')
 
     def _load_8bit(self, path: str, name: str, channels: int) -> np.ndarray:
         img = read_image(path, f'{name!r}', self.backend_args)
@@ -172,5 +212,7 @@ class LoadMultiModalImages(BaseTransform):
         return (f'{self.__class__.__name__}(modalities={self.layout!r}, '
                 f'depth_modalities={self.depth_modalities}, '
                 f'depth_scale={self.depth_scale:g}, '
-                f'max_depth={self.max_depth}, to_gray={self.to_gray})')
+                f'max_depth={self.max_depth}, '
+                f'depth_median_range={self.depth_median_range}, '
+                f'to_gray={self.to_gray})')
 

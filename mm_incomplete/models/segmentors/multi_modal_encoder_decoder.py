@@ -130,6 +130,8 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
         if record.head_logits is None:
             losses = self._decode_head_forward_train(record.neck_feats,
                                                      samples)
+        elif self.late_fusion and not self.decode_head.fused_loss:
+            losses = dict()  # per-modality objectives are method losses
         else:
             losses = add_prefix(
                 self.decode_head.loss_by_feat(record.head_logits, samples),
