@@ -27,6 +27,7 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
+from mm_incomplete.datasets.pipeline_layout import fill_pipeline_layout
 from mm_incomplete.evaluation.predict import predict_every_combination
 from mm_incomplete.modality import (ModalityLayout, set_modality_masks)
 from mm_incomplete.visualization.panels import (cls_panel, colorize_labels,
@@ -108,6 +109,13 @@ class MultiModalInferencer:
         device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
         with DefaultScope.overwrite_default_scope(self.scope):
             net = revert_sync_batchnorm(models.build(cfg.model))
+            layout = getattr(getattr(net, 'data_preprocessor', None),
+                             'layout', None) or getattr(net, 'layout', None)
+            if layout is None:
+                raise ValueError(f'{type(net).__name__} has no modality '
+                                 "layout; is the config one of "
+                                 "mm_incomplete's?")
+            self.layout = ModalityLayout(layout)
             self.dataset_meta = self._dataset_meta(datasets)
             if weights is not None:
                 if not osp.isfile(weights):
@@ -121,12 +129,6 @@ class MultiModalInferencer:
             self.loader, self.pipeline = self._pipelines(transforms)
         self.model = net.to(device).eval()
         self.device = device
-        layout = getattr(getattr(net, 'data_preprocessor', None), 'layout',
-                         None) or getattr(net, 'layout', None)
-        if layout is None:
-            raise ValueError(f'{type(net).__name__} has no modality layout; '
-                             'is the config one of mm_incomplete\'s?')
-        self.layout = ModalityLayout(layout)
         if self.loader.layout != self.layout:
             raise ValueError(
                 f'the test pipeline loads {self.loader.layout!r} but the '
@@ -166,7 +168,10 @@ class MultiModalInferencer:
                              f'LoadMultiModalImages, found {len(loaders)}')
         rest = [t for t in pipeline if t['type'] != 'LoadMultiModalImages'
                 and 'Annotation' not in t['type']]
-        return transforms.build(loaders[0]), Compose(
+        # a dataset hands its layout to its loading step; here the model's
+        # layout does (a step naming another layout is an error)
+        loader = fill_pipeline_layout(loaders, self.layout, 'the model')[0]
+        return transforms.build(loader), Compose(
             [transforms.build(t) for t in rest])
 
     # -- inputs -----------------------------------------------------------

@@ -52,6 +52,7 @@ def test_freeze_modality_order_survives_a_dump(tmp_path):
     back = Config.fromfile(frozen)
     for spec in (back.model.backbone.modalities,
                  back.model.data_preprocessor.modalities,
-                 back.test_dataloader.dataset.modalities,
-                 back.test_dataloader.dataset.pipeline[0].modalities):
+                 back.test_dataloader.dataset.modalities):
         assert ModalityLayout(spec).names == ('rgb', 'depth'), spec
+    # the pipeline's loading step takes the dataset's layout (none of its own)
+    assert 'modalities' not in back.test_dataloader.dataset.pipeline[0]
