@@ -19,7 +19,7 @@ where the files evaluated different combinations.
 import argparse
 import os.path as osp
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -86,18 +86,34 @@ def collect(paths: Sequence[str], metric: str,
 
 def plot(order: Sequence[str], series: Dict[str, Dict[str, float]],
          metric: str, out: str, title: Optional[str] = None,
-         dpi: int = 150) -> str:
-    """Draw the grouped bar chart to ``out`` (PNG) and return the path."""
+         dpi: int = 150,
+         errors: Optional[Dict[str, Dict[str, float]]] = None,
+         reference: Optional[Tuple[float, str]] = None) -> str:
+    """Draw the grouped bar chart to ``out`` (PNG) and return the path.
+
+    ``errors`` (same keys as ``series``) draws ± error bars, e.g. the std
+    over seeds; ``reference`` = (value, label) draws a dashed horizontal
+    line, e.g. the score of always predicting the most frequent class.
+    """
     n_groups, n_bars = len(order), len(series)
     width = 0.8 / n_bars
     fig_w = max(4.0, 0.9 + n_groups * (0.35 + 0.45 * n_bars))
     fig, ax = plt.subplots(figsize=(fig_w, 3.8))
-    top = max(max(v.values()) for v in series.values())
+    errors = errors or {}
+    top = max(v + errors.get(label, {}).get(c, 0.0)
+              for label, values in series.items()
+              for c, v in values.items())
+    if reference is not None:
+        top = max(top, reference[0])
     for j, (label, values) in enumerate(series.items()):
         xs = [g + (j - (n_bars - 1) / 2) * width
               for g, name in enumerate(order) if name in values]
         ys = [values[name] for name in order if name in values]
-        bars = ax.bar(xs, ys, width=width * 0.95, label=label)
+        err = errors.get(label)
+        yerr = None if err is None else [err.get(name, 0.0)
+                                         for name in order if name in values]
+        bars = ax.bar(xs, ys, width=width * 0.95, label=label, yerr=yerr,
+                      capsize=3 if yerr else 0)
         bars[-1].set_hatch('//')  # the mean
         for x, y in zip(xs, ys):
             ax.annotate(f'{y:.1f}' if abs(y) >= 10 else f'{y:.3g}',
@@ -106,11 +122,14 @@ def plot(order: Sequence[str], series: Dict[str, Dict[str, float]],
     ax.set_xticks(range(n_groups))
     ax.set_xticklabels(order, rotation=20 if n_groups > 4 else 0)
     ax.axvline(n_groups - 1.5, color='0.6', lw=0.8, ls='--')
+    if reference is not None:
+        ax.axhline(reference[0], color='0.3', lw=1.0, ls=':',
+                   label=reference[1])
     ax.set_ylabel(metric)
     ax.set_xlabel('available modalities')
     ax.set_ylim(0, top * 1.15 if top > 0 else 1)
     ax.set_title(title or f'{metric} per modality combination')
-    if n_bars > 1:
+    if n_bars > 1 or reference is not None:
         ax.legend(fontsize=8, frameon=False)
     ax.spines[['top', 'right']].set_visible(False)
     fig.tight_layout()
