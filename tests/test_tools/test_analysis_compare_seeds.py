@@ -24,8 +24,8 @@ def tool():
     return module
 
 
-def tiny_config(folder, base, data_root, max_iters=2):
-    """A config that inherits ``base`` with 4 training images, 2 iterations."""
+def tiny_config(folder, base, data_root):
+    """A config that inherits ``base`` with 4 training images."""
     small = dict(data_root=data_root, num_train=4, num_val=2, num_test=2)
     path = osp.join(folder, osp.basename(base))
     with open(path, 'w') as f:
@@ -36,12 +36,19 @@ def tiny_config(folder, base, data_root, max_iters=2):
                 'val_dataloader = dict(batch_size=2, num_workers=0, '
                 'dataset=small)\n'
                 'test_dataloader = val_dataloader\n'
-                f'train_cfg = dict(max_iters={max_iters}, '
-                f'val_interval={max_iters})\n'
-                'param_scheduler = []\n'
                 'default_hooks = dict(logger=dict(interval=1), '
-                'checkpoint=dict(interval=2, save_best=None), '
                 'visualization=dict(draw=False))\n')
+    return path
+
+
+def tiny_schedule(folder):
+    """2 iterations, no validation, constant learning rate."""
+    path = osp.join(folder, 'tiny_schedule.py')
+    with open(path, 'w') as f:
+        f.write('train_cfg = dict(max_iters=2, val_interval=100)\n'
+                'param_scheduler = []\n'
+                'default_hooks = dict(checkpoint=dict(interval=2, '
+                'save_best=None))\n')
     return path
 
 
@@ -55,6 +62,7 @@ def compared(tool, tmp_path_factory):
         ('mmanet', 'mmanet/synthetic_seg_cpu.py'))}
     argv = [cfgs['moddrop'], f'{cfgs["teacher"]}=>{cfgs["mmanet"]}',
             '--seeds', '0', '1', '--labels', 'ModDrop', 'MMANet',
+            '--schedule', tiny_schedule(str(root)),
             '--work-dir', str(root / 'work'), '--out', str(root / 'res')]
     cwd = os.getcwd()
     os.chdir(root)
@@ -134,7 +142,8 @@ def test_rerun_reuses_and_changed_config_is_refused(tool, compared):
         alias = root / 'alias.py'
         alias.write_text(f'_base_ = [{compared["cfgs"]["moddrop"]!r}]\n')
         same = tool.main([str(alias), '--seeds', '0', '1', '--work-dir',
-                          str(root / 'work'), '--out', str(root / 'alias')])
+                          str(root / 'work'), '--out', str(root / 'alias'),
+                          '--schedule', tiny_schedule(str(root))])
         assert same['alias']['per_seed'] == \
             compared['results']['ModDrop']['per_seed']
         assert not (root / 'work' / 'alias').exists()
@@ -143,6 +152,15 @@ def test_rerun_reuses_and_changed_config_is_refused(tool, compared):
                                           'optim_wrapper.optimizer.lr=0.1'])
     finally:
         os.chdir(cwd)
+
+
+def test_schedule_is_checked(tool, tmp_path):
+    bad = tmp_path / 'bad.py'
+    bad.write_text('model = dict(type="X")\n')
+    with pytest.raises(ValueError, match='a schedule defines train_cfg'):
+        tool.load_schedule(str(bad))
+    with pytest.raises(FileNotFoundError, match='--schedule'):
+        tool.load_schedule(str(tmp_path / 'missing.py'))
 
 
 def test_bad_specs_are_named(tool, tmp_path):

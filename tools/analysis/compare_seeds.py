@@ -3,8 +3,8 @@
 Shorthand: R methods (config specs), N seeds, K combinations (+ the mean).
 
     python tools/analysis/compare_seeds.py SPEC [SPEC ...] --seeds 0 1 2 \\
-        [--labels NAME ...] [--baseline NAME] [--work-dir DIR] \\
-        [--out PREFIX] [--metric mIoU] [--cfg-options k=v ...]
+        [--labels NAME ...] [--baseline NAME] [--schedule FILE] \\
+        [--work-dir DIR] [--out PREFIX] [--metric mIoU] [--cfg-options k=v ...]
 
 A SPEC is a config path, or ``TEACHER=>STUDENT`` for a teacher-student
 method: for each seed the teacher is trained first (same seed) and its last
@@ -19,6 +19,12 @@ to delete. A run whose resolved config equals that of another finished run
 under ``<work-dir>`` (e.g. a teacher config that only inherits a baseline,
 or a teacher shared by several specs) reuses that run instead of training
 the same model twice.
+
+``--schedule FILE`` merges a schedule file (e.g.
+``configs/_base_/schedules/cpu_seg_compare.py``) into every config, teachers
+included, before ``--cfg-options``: its ``train_cfg``, ``param_scheduler``,
+``optim_wrapper`` and hooks replace or update the configs' own, the way a
+later ``_base_`` entry would.
 
 Outputs, ``PREFIX`` defaulting to ``<work-dir>/results``:
 
@@ -72,6 +78,8 @@ def parse_args(argv=None):
     p.add_argument('--metric',
                    help='metric per combination (default: mIoU for mmseg '
                    'configs, accuracy/top1 for mmpretrain ones)')
+    p.add_argument('--schedule',
+                   help='schedule file merged into every config')
     p.add_argument('--teacher-key', default='model.teacher_ckpt',
                    help='config key the teacher checkpoint is passed as')
     p.add_argument('--title', help='chart title')
@@ -119,10 +127,31 @@ def _fingerprint(cfg) -> str:
     return hashlib.sha256(cfg.pretty_text.encode()).hexdigest()
 
 
+def load_schedule(path: Optional[str]) -> dict:
+    """The variables of a schedule file as a dict (empty for None)."""
+    if path is None:
+        return {}
+    from mmengine.config import Config
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'--schedule: no file {path!r}')
+    sched = Config.fromfile(path).to_dict()
+    known = {'max_iters', 'train_cfg', 'val_cfg', 'test_cfg',
+             'param_scheduler', 'optim_wrapper', 'default_hooks'}
+    unknown = sorted(set(sched) - known)
+    if unknown or 'train_cfg' not in sched:
+        raise ValueError(f'--schedule {path}: a schedule defines train_cfg '
+                         f'and only {sorted(known)}; found {sorted(sched)}')
+    sched.pop('max_iters', None)
+    return sched
+
+
 def _build_cfg(config: str, seed: int, options: dict, work_dir: str,
-               stage: str):
+               stage: str, schedule: Optional[dict] = None):
     from mm_incomplete.utils.launch import load_config
-    cfg = load_config(config, dict(options, **{'randomness.seed': seed}))
+    cfg = load_config(config)
+    if schedule:
+        cfg.merge_from_dict(schedule)
+    cfg.merge_from_dict(dict(options, **{'randomness.seed': seed}))
     fingerprint = _fingerprint(cfg)
     cfg.work_dir = work_dir
     cfg.launcher = 'none'
@@ -145,7 +174,8 @@ def _same_run(work_root: str, fingerprint: str) -> Optional[dict]:
     return None
 
 
-def run_one(config: str, seed: int, work_root: str, options: dict) -> dict:
+def run_one(config: str, seed: int, work_root: str, options: dict,
+            schedule: Optional[dict] = None) -> dict:
     """Train + test one (config, seed); returns the content of run.json.
 
     A finished run with the same resolved config is reused; one made with
@@ -156,7 +186,8 @@ def run_one(config: str, seed: int, work_root: str, options: dict) -> dict:
     import mm_incomplete  # noqa: F401  registers everything
     wd = osp.join(work_root, config_name(config), f'seed{seed}')
     run_file = osp.join(wd, RUN_FILE)
-    cfg, fingerprint = _build_cfg(config, seed, options, wd, 'train')
+    cfg, fingerprint = _build_cfg(config, seed, options, wd, 'train',
+                                  schedule)
     if osp.isfile(run_file):
         with open(run_file) as f:
             done = json.load(f)
@@ -188,7 +219,8 @@ def run_one(config: str, seed: int, work_root: str, options: dict) -> dict:
     del runner
     gc.collect()
     print(f'[compare] test {ckpt} under every combination', flush=True)
-    cfg, _ = _build_cfg(config, seed, options, osp.join(wd, 'test'), 'test')
+    cfg, _ = _build_cfg(config, seed, options, osp.join(wd, 'test'), 'test',
+                        schedule)
     cfg.load_from = ckpt
     runner = Runner.from_cfg(cfg)
     runner.test()
@@ -322,6 +354,7 @@ def main(argv=None):
         raise SystemExit(f'[compare] --baseline {baseline!r} is not one of '
                          f'{labels}')
     metric = args.metric or _default_metric(parsed[0][1])
+    schedule = load_schedule(args.schedule)
     out = args.out or osp.join(args.work_dir, 'results')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     command = 'python tools/analysis/compare_seeds.py ' + ' '.join(
@@ -333,9 +366,11 @@ def main(argv=None):
         for seed in args.seeds:
             options = dict(args.cfg_options)
             if teacher is not None:
-                t = run_one(teacher, seed, args.work_dir, args.cfg_options)
+                t = run_one(teacher, seed, args.work_dir, args.cfg_options,
+                            schedule)
                 options[args.teacher_key] = t['checkpoint']
-            runs.append(run_one(student, seed, args.work_dir, options))
+            runs.append(run_one(student, seed, args.work_dir, options,
+                                schedule))
         res = summarise(runs, metric, label)
         res.update(config=student, teacher=teacher, seeds=list(args.seeds),
                    record_paths=[r['record_path'] for r in runs],
@@ -350,6 +385,7 @@ def main(argv=None):
         f.write(md)
     with open(out + '.json', 'w') as f:
         json.dump(dict(command=command, metric=metric, seeds=args.seeds,
+                       schedule=args.schedule,
                        baseline=baseline, std='sample std over seeds (ddof=1)',
                        methods=results), f, indent=2)
         f.write('\n')

@@ -85,8 +85,8 @@ def _cls_sample(seed, split, index, size):
 
 def write_seg_set(root: str, seed: int = 0, size: int = 64,
                   num_train: int = 400, num_val: int = 100,
-                  num_test: int = 100, min_objects: int = 2,
-                  max_objects: int = 5, progress: bool = False) -> None:
+                  num_test: int = 100, min_objects: int = 3,
+                  max_objects: int = 6, progress: bool = False) -> None:
     """Write the segmentation set into ``root`` (which must exist)."""
     counts = dict(train=num_train, val=num_val, test=num_test)
     for split in SPLITS:

@@ -23,7 +23,7 @@ random pixel drop-outs.
 
 Scale of the depth cue (generator version 2). Objects stand out of the floor
 by ``HEIGHT_RANGE`` (0.4-0.7 m, about their footprint radius), the floor
-spans ``Z_NEAR_RANGE`` .. ``Z_FAR_RANGE`` (1.5-3.5 m, so objects are 5-21
+spans ``Z_NEAR_RANGE`` .. ``Z_FAR_RANGE`` (1.5-3.5 m, so objects are 5-23
 pixels in radius at S = 64) and the noise is ``DEPTH_NOISE`` z^2 (a
 structured-light sensor's 1.5 mm/m^2, Khoshelham & Elberink 2012). The
 relief of a cone or dome then rises about 5 noise sigmas per pixel, which a
@@ -52,10 +52,10 @@ BLUE = np.array([0.12, 0.22, 0.85], np.float32)
 # Depth scale of a scene (metres); see the module docstring.
 Z_NEAR_RANGE = (1.5, 2.0)  # floor depth at the bottom row
 Z_FAR_RANGE = (3.0, 3.5)  # floor depth at the top row
-RADIUS_RANGE = (0.28, 0.5)  # footprint radius (m); pixels = S * r / z
+RADIUS_RANGE = (0.3, 0.55)  # footprint radius (m); pixels = S * r / z
 HEIGHT_RANGE = (0.4, 0.7)  # relief of an object towards the camera (m)
 DEPTH_NOISE = 0.0015  # sigma = DEPTH_NOISE * z^2 (m)
-PIXEL_DROPOUT = (0.0, 0.02)  # fraction of random single-pixel holes
+PIXEL_DROPOUT = (0.0, 0.01)  # fraction of random single-pixel holes
 MAX_HOLE_BLOBS = 2  # 0 .. MAX_HOLE_BLOBS elliptic holes per image
 
 

@@ -18,7 +18,7 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=32,
-    num_workers=2,
+    num_workers=0,  # small PNGs; workers would compete with training
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
@@ -29,7 +29,7 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=64,
-    num_workers=2,
+    num_workers=0,  # small PNGs; workers would compete with training
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
@@ -40,7 +40,7 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=64,
-    num_workers=2,
+    num_workers=0,  # small PNGs; workers would compete with training
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
