@@ -49,7 +49,8 @@ def majority_class_miou(dataset) -> float:
     import cv2
     import numpy as np
     counts = None
-    for info in dataset.data_list:
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
         label = cv2.imread(info['seg_map_path'], cv2.IMREAD_UNCHANGED)
         if label is None:
             raise FileNotFoundError(f'cannot read {info["seg_map_path"]}')
@@ -57,6 +58,8 @@ def majority_class_miou(dataset) -> float:
         c = np.bincount(label.ravel(), minlength=len(dataset.metainfo[
             'classes']))
         counts = c if counts is None else counts + c
+    if counts is None:
+        raise ValueError('the test split has no images')
     present = int((counts > 0).sum())
     return 100.0 * counts.max() / counts.sum() / present
 

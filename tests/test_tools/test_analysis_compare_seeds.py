@@ -1,7 +1,8 @@
 """tools/analysis/compare_seeds.py end to end on tiny configs.
 
-Two methods over two seeds: the ModDrop baseline, and MMANet as a
-teacher => student chain; every number of the table and the JSON is checked
+Two methods over two seeds: the full-modality model (MMANet's teacher
+config) as the baseline, and MMANet as a teacher => student chain whose
+teacher is that same run; every number of the table and the JSON is checked
 against the test records the runs wrote.
 """
 import importlib.util
@@ -57,11 +58,10 @@ def compared(tool, tmp_path_factory):
     root = tmp_path_factory.mktemp('compare')
     data = str(root / 'data')
     cfgs = {name: tiny_config(str(root), base, data) for name, base in (
-        ('moddrop', 'baselines/multi_branch_moddrop_synthetic_seg_cpu.py'),
         ('teacher', 'mmanet/synthetic_seg_teacher_cpu.py'),
         ('mmanet', 'mmanet/synthetic_seg_cpu.py'))}
-    argv = [cfgs['moddrop'], f'{cfgs["teacher"]}=>{cfgs["mmanet"]}',
-            '--seeds', '0', '1', '--labels', 'ModDrop', 'MMANet',
+    argv = [cfgs['teacher'], f'{cfgs["teacher"]}=>{cfgs["mmanet"]}',
+            '--seeds', '0', '1', '--labels', 'Full', 'MMANet',
             '--schedule', tiny_schedule(str(root)),
             '--work-dir', str(root / 'work'), '--out', str(root / 'res')]
     cwd = os.getcwd()
@@ -78,7 +78,7 @@ def test_outputs_equal_the_test_records(compared):
     with open(root / 'res.json') as f:
         out = json.load(f)
     assert out['metric'] == 'mIoU' and out['seeds'] == [0, 1]
-    assert list(out['methods']) == ['ModDrop', 'MMANet']
+    assert list(out['methods']) == ['Full', 'MMANet']
     for label, res in out['methods'].items():
         assert res['combinations'] == ['rgb+depth', 'rgb', 'depth', 'mean']
         assert len(res['record_paths']) == 2
@@ -104,11 +104,11 @@ def test_outputs_equal_the_test_records(compared):
                      f'{mm["summary"][c]["std"]:.2f}'
                      for c in mm['combinations']]
     diff = np.asarray(mm['per_seed']['mean']) - np.asarray(
-        out['methods']['ModDrop']['per_seed']['mean'])
+        out['methods']['Full']['per_seed']['mean'])
     cmp = mm['vs_baseline']
     assert cmp['difference'] == pytest.approx(diff.mean())
     assert cmp['difference_std'] == pytest.approx(diff.std(ddof=1))
-    assert f'- MMANet {cmp["verdict"]} ModDrop' in md
+    assert f'- MMANet {cmp["verdict"]} Full' in md
     with open(root / 'res.png', 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
@@ -128,8 +128,8 @@ def test_teacher_trained_first_and_handed_to_student(compared):
 
 def test_rerun_reuses_and_changed_config_is_refused(tool, compared):
     root = compared['root']
-    ckpt = root / 'work' / 'multi_branch_moddrop_synthetic_seg_cpu' / \
-        'seed0' / 'iter_2.pth'
+    ckpt = root / 'work' / 'synthetic_seg_teacher_cpu' / 'seed0' / \
+        'iter_2.pth'
     before = ckpt.stat().st_mtime_ns
     cwd = os.getcwd()
     os.chdir(root)
@@ -140,14 +140,15 @@ def test_rerun_reuses_and_changed_config_is_refused(tool, compared):
             compared['results']['MMANet']['per_seed']
         # a config resolving to the same config reuses the run, untrained
         alias = root / 'alias.py'
-        alias.write_text(f'_base_ = [{compared["cfgs"]["moddrop"]!r}]\n')
+        alias.write_text(f'_base_ = [{compared["cfgs"]["teacher"]!r}]\n')
         same = tool.main([str(alias), '--seeds', '0', '1', '--work-dir',
                           str(root / 'work'), '--out', str(root / 'alias'),
                           '--schedule', tiny_schedule(str(root))])
         assert same['alias']['per_seed'] == \
-            compared['results']['ModDrop']['per_seed']
+            compared['results']['Full']['per_seed']
         assert not (root / 'work' / 'alias').exists()
-        with pytest.raises(RuntimeError, match='seed0 holds a run'):
+        with pytest.raises(RuntimeError,
+                           match='teacher_cpu/seed0 holds a run'):
             tool.main(compared['argv'] + ['--cfg-options',
                                           'optim_wrapper.optimizer.lr=0.1'])
     finally:
