@@ -18,6 +18,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 
+from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mm_incomplete  # noqa: E402,F401
@@ -75,7 +76,8 @@ def main(argv=None):
     print(f'[demo] training {osp.relpath(args.config, ROOT)} for '
           f'{cfg.train_cfg.max_iters} iterations on the CPU; progress is '
           'logged every few iterations', flush=True)
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        Runner.from_cfg(cfg)
     runner.train()
     print('[demo] evaluating the test split under every combination',
           flush=True)

@@ -108,7 +108,9 @@ def test_outputs_equal_the_test_records(compared):
     cmp = mm['vs_baseline']
     assert cmp['difference'] == pytest.approx(diff.mean())
     assert cmp['difference_std'] == pytest.approx(diff.std(ddof=1))
-    assert f'- MMANet {cmp["verdict"]} Full' in md
+    assert f'- MMANet vs Full, mean over combinations: ' \
+        f'{cmp["difference"]:+.2f} ± {cmp["difference_std"]:.2f}' in md
+    assert md.rstrip().endswith(f': {cmp["verdict"]}.')
     with open(root / 'res.png', 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
@@ -169,3 +171,41 @@ def test_bad_specs_are_named(tool, tmp_path):
         tool.parse_spec(str(tmp_path / 'missing.py'))
     with pytest.raises(ValueError, match='TEACHER=>STUDENT'):
         tool.parse_spec('a.py=>b.py=>c.py')
+
+
+def _fake_run(seed, **values):
+    metrics = {c: {'mIoU': v} for c, v in values.items()}
+    metrics['mean'] = {'mIoU': float(np.mean(list(values.values())))}
+    return dict(seed=seed, record=dict(combinations=list(values),
+                                       metrics=metrics))
+
+
+def test_verdicts_by_hand(tool):
+    base = tool.summarise([_fake_run(0, rgb=40.0, depth=20.0),
+                           _fake_run(1, rgb=42.0, depth=22.0)], 'mIoU', 'b')
+    assert base['per_seed']['mean'] == [30.0, 32.0]
+    assert base['summary']['mean']['std'] == pytest.approx(2 ** 0.5)
+    # +1 and +3 over the baseline: mean +2 > std of the differences 1.41
+    up = tool.summarise([_fake_run(0, rgb=41.0, depth=21.0),
+                         _fake_run(1, rgb=45.0, depth=25.0)], 'mIoU', 'u')
+    cmp = tool.compare(up, base)
+    assert cmp['verdict'] == 'beats' and cmp['difference'] == 2.0
+    assert cmp['difference_std'] == pytest.approx(2 ** 0.5)
+    # +3 and -1: mean +1 within the spread 2.83
+    mixed = tool.summarise([_fake_run(0, rgb=43.0, depth=23.0),
+                            _fake_run(1, rgb=41.0, depth=21.0)], 'mIoU', 'm')
+    assert tool.compare(mixed, base)['verdict'] == 'within spread'
+    assert tool.compare(base, up)['verdict'] == 'does not beat'
+    # one seed: no spread, no verdict, no ± in the table
+    one = tool.summarise([_fake_run(0, rgb=41.0, depth=21.0)], 'mIoU', 'o')
+    one_base = tool.summarise([_fake_run(0, rgb=40.0, depth=20.0)], 'mIoU',
+                              'b')
+    assert one['summary']['rgb']['std'] is None
+    one['vs_baseline'] = tool.compare(one, one_base)
+    assert one['vs_baseline']['verdict'] == 'undecided (one seed)'
+    md = tool.markdown(dict(B=one_base, O=one), 'mIoU', [0], 'B', 'cmd')
+    assert '| O | 41.00 | 21.00 | 31.00 |' in md
+    assert '- O vs B, mean over combinations: +1.00 (per seed +1.00): ' \
+        'undecided (one seed).' in md
+    with pytest.raises(KeyError, match="seed 0 .* no 'aAcc'"):
+        tool.summarise([_fake_run(0, rgb=1.0)], 'aAcc', 'x')

@@ -174,6 +174,14 @@ def _same_run(work_root: str, fingerprint: str) -> Optional[dict]:
     return None
 
 
+def build_runner(cfg):
+    """As tools/train.py: the config's ``runner_type`` or mmengine's Runner."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        Runner.from_cfg(cfg)
+
+
 def run_one(config: str, seed: int, work_root: str, options: dict,
             schedule: Optional[dict] = None) -> dict:
     """Train + test one (config, seed); returns the content of run.json.
@@ -181,8 +189,6 @@ def run_one(config: str, seed: int, work_root: str, options: dict,
     A finished run with the same resolved config is reused; one made with
     another resolved config in this run's folder raises, naming the folder.
     """
-    from mmengine.runner import Runner
-
     import mm_incomplete  # noqa: F401  registers everything
     wd = osp.join(work_root, config_name(config), f'seed{seed}')
     run_file = osp.join(wd, RUN_FILE)
@@ -207,7 +213,7 @@ def run_one(config: str, seed: int, work_root: str, options: dict,
         return same
     print(f'[compare] train {config} seed {seed} -> {wd}', flush=True)
     start = time.time()
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     with open(osp.join(wd, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
@@ -222,7 +228,7 @@ def run_one(config: str, seed: int, work_root: str, options: dict,
     cfg, _ = _build_cfg(config, seed, options, osp.join(wd, 'test'), 'test',
                         schedule)
     cfg.load_from = ckpt
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.test()
     record_path = runner.test_loop.last_json
     if not record_path:
@@ -272,7 +278,7 @@ def summarise(runs: Sequence[dict], metric: str, label: str) -> dict:
             vals.append(float(row[metric]))
         per_seed[c] = vals
     summary = {c: dict(mean=float(np.mean(v)),
-                       std=float(np.std(v, ddof=1)) if len(v) > 1 else 0.0)
+                       std=float(np.std(v, ddof=1)) if len(v) > 1 else None)
                for c, v in per_seed.items()}
     return dict(combinations=combos, per_seed=per_seed, summary=summary)
 
@@ -282,7 +288,9 @@ def compare(method: dict, baseline: dict) -> dict:
 
     ``verdict`` is ``'beats'`` where the mean difference is positive and
     larger than the std of the per-seed differences, ``'within spread'``
-    where it is positive but not larger, ``'does not beat'`` otherwise.
+    where it is positive but not larger, ``'does not beat'`` otherwise, and
+    ``'undecided (one seed)'`` with a single seed (no spread to compare
+    with).
     """
     a = np.asarray(method['per_seed']['mean'])
     b = np.asarray(baseline['per_seed']['mean'])
@@ -291,11 +299,22 @@ def compare(method: dict, baseline: dict) -> dict:
                          'seeds')
     diff = a - b
     mean = float(diff.mean())
-    spread = float(diff.std(ddof=1)) if len(diff) > 1 else 0.0
+    if len(diff) < 2:
+        return dict(difference=mean, difference_std=None,
+                    per_seed_difference=diff.tolist(),
+                    verdict='undecided (one seed)')
+    spread = float(diff.std(ddof=1))
     verdict = ('beats' if mean > spread else
                'within spread' if mean > 0 else 'does not beat')
     return dict(difference=mean, difference_std=spread,
                 per_seed_difference=diff.tolist(), verdict=verdict)
+
+
+def _cell(summary: dict) -> str:
+    """``mean ± std`` with two decimals; the mean alone for one seed."""
+    if summary['std'] is None:
+        return f'{summary["mean"]:.2f}'
+    return f'{summary["mean"]:.2f} ± {summary["std"]:.2f}'
 
 
 def markdown(results: Dict[str, dict], metric: str, seeds: Sequence[int],
@@ -305,14 +324,13 @@ def markdown(results: Dict[str, dict], metric: str, seeds: Sequence[int],
         combos += [c for c in res['combinations'] if c not in combos]
     combos = [c for c in combos if c != 'mean'] + ['mean']
     lines = [f'`{command}`', '',
-             f'Test {metric} (%), mean ± std over seeds '
+             f'Test {metric} (%), mean ± std (sample std) over seeds '
              f'{", ".join(map(str, seeds))}:', '',
              '| method | ' + ' | '.join(combos) + ' |',
              '| --- | ' + ' | '.join('---' for _ in combos) + ' |']
     for label, res in results.items():
-        cells = [f'{res["summary"][c]["mean"]:.2f} ± '
-                 f'{res["summary"][c]["std"]:.2f}'
-                 if c in res['summary'] else '-' for c in combos]
+        cells = [_cell(res['summary'][c]) if c in res['summary'] else '-'
+                 for c in combos]
         lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
     lines.append('')
     for label, res in results.items():
@@ -320,10 +338,12 @@ def markdown(results: Dict[str, dict], metric: str, seeds: Sequence[int],
             continue
         cmp = res['vs_baseline']
         diffs = ', '.join(f'{d:+.2f}' for d in cmp['per_seed_difference'])
+        spread = '' if cmp['difference_std'] is None else \
+            f' ± {cmp["difference_std"]:.2f}'
         lines.append(
-            f'- {label} {cmp["verdict"]} {baseline} on the mean over '
-            f'combinations: {cmp["difference"]:+.2f} ± '
-            f'{cmp["difference_std"]:.2f} (per seed {diffs}).')
+            f'- {label} vs {baseline}, mean over combinations: '
+            f'{cmp["difference"]:+.2f}{spread} (per seed {diffs}): '
+            f'{cmp["verdict"]}.')
     return '\n'.join(lines) + '\n'
 
 
@@ -336,7 +356,7 @@ def plot(results: Dict[str, dict], metric: str, out: str,
     order = [c for c in combos if c != 'mean'] + ['mean']
     series = {label: {c: v['mean'] for c, v in res['summary'].items()}
               for label, res in results.items()}
-    errors = {label: {c: v['std'] for c, v in res['summary'].items()}
+    errors = {label: {c: v['std'] or 0.0 for c, v in res['summary'].items()}
               for label, res in results.items()}
     return plot_combinations.plot(order, series, metric, out, title,
                                   errors=errors)
