@@ -115,9 +115,9 @@ def plot(order: Sequence[str], series: Dict[str, Dict[str, float]],
         bars = ax.bar(xs, ys, width=width * 0.95, label=label, yerr=yerr,
                       capsize=3 if yerr else 0)
         bars[-1].set_hatch('//')  # the mean
-        for x, y in zip(xs, ys):
+        for x, y, e in zip(xs, ys, yerr or [0.0] * len(ys)):
             ax.annotate(f'{y:.1f}' if abs(y) >= 10 else f'{y:.3g}',
-                        (x, y), xytext=(0, 2), textcoords='offset points',
+                        (x, y + e), xytext=(0, 2), textcoords='offset points',
                         ha='center', va='bottom', fontsize=7)
     ax.set_xticks(range(n_groups))
     ax.set_xticklabels(order, rotation=20 if n_groups > 4 else 0)
