@@ -129,6 +129,27 @@ class ModalityProcessingMixin:
             return self._normalize_one(inputs)
         return [self._normalize_one(x) for x in inputs]
 
+    def _check_sample_layout(self, data_samples: Optional[Sequence]) -> None:
+        """Samples name their modalities (``metainfo['modalities']``, written
+        by the loading transform): they must be the layout's, in its order
+        and with its channel counts, or channels would silently be read as
+        another modality (``depth, rgb`` vs ``rgb, depth``, ``hha`` for
+        ``depth``)."""
+        for b, sample in enumerate(data_samples or []):
+            meta = getattr(sample, 'metainfo', {})
+            names = meta.get('modalities')
+            if names is None:
+                continue
+            chans = meta.get('modality_channels', self.layout.channels)
+            if tuple(names) != self.layout.names or \
+                    tuple(chans) != self.layout.channels:
+                got = ','.join(f'{n}:{c}' for n, c in zip(names, chans))
+                raise ValueError(
+                    f'sample {b} ({meta.get("img_path", "?")}) holds the '
+                    f'modalities {got!r}, but data_preprocessor.modalities is'
+                    f' {self.layout!r}: the data pipeline and the model must '
+                    'use the same layout (names, order and channels)')
+
     def _apply_modality_mask(self, inputs: torch.Tensor,
                              data_samples: Optional[Sequence],
                              training: bool) -> torch.Tensor:
@@ -136,15 +157,21 @@ class ModalityProcessingMixin:
 
         Training draws the mask with ``train_sampler``, evaluation uses
         ``test_combination``; samples that already carry a ``modality_mask``
-        keep it.
+        keep it. This is the one place a batch's mask is drawn and checked
+        (shape, one modality per sample at least). It stays on the host: the
+        samples carry CPU rows, and the model moves the stacked mask to the
+        device once, without waiting, while every decision that depends on
+        it (which branch, which rows) is taken on the host. The samples'
+        modality names are checked against the layout first.
         """
+        self._check_sample_layout(data_samples)
         batch = inputs.shape[0]
         if training:
             mask = self.train_sampler(batch, self.layout)
         else:
             mask = self.layout.combination_mask(
-                self.test_combination).expand(batch, -1).clone()
-        mask = mask.to(inputs.device)
+                self.test_combination).expand(batch, -1)
+        mask = mask.to('cpu', torch.bool).clone()
         if data_samples is not None:
             for b, sample in enumerate(data_samples):
                 own = sample.get(MASK_FIELD, None)
@@ -155,11 +182,21 @@ class ModalityProcessingMixin:
                             f'{own.numel()} entries; data_preprocessor.'
                             f'modalities {self.layout!r} has '
                             f'{len(self.layout)}')
-                    mask[b] = own.to(mask.device, torch.bool)
+                    # evaluation copies carry their own rows (a copy to
+                    # the host where they were moved to the device)
+                    mask[b] = own.to('cpu', torch.bool)
+        empty = (~mask.any(1)).nonzero().flatten().tolist()
+        if empty:
+            raise ValueError(
+                f'the modality mask keeps no modality of {self.layout!r} for '
+                f'samples {empty} (train_sampler / the samples\' own '
+                'modality_mask)')
+        if data_samples is not None:
             set_modality_masks(data_samples, mask)
         if not bool(mask.all()):
             keep = self.layout.channel_mask(mask)[:, :, None, None]
-            inputs = inputs.masked_fill(~keep, 0)
+            inputs = inputs.masked_fill(
+                ~keep.to(inputs.device, non_blocking=True), 0)
         return inputs
 
 
