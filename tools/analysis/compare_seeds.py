@@ -124,7 +124,10 @@ def parse_spec(spec: str):
 
 
 def _fingerprint(cfg) -> str:
-    return hashlib.sha256(cfg.pretty_text.encode()).hexdigest()
+    """sha256 of the resolved config (sorted JSON; ``pretty_text`` would
+    format it with yapf, which costs seconds per call)."""
+    text = json.dumps(cfg.to_dict(), sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_schedule(path: Optional[str]) -> dict:
