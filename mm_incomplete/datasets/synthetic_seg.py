@@ -60,8 +60,8 @@ class SyntheticRGBDSegDataset(MultiModalSegDataset):
                  num_train: int = 400,
                  num_val: int = 100,
                  num_test: int = 100,
-                 min_objects: int = 2,
-                 max_objects: int = 5,
+                 min_objects: int = 3,
+                 max_objects: int = 6,
                  **kwargs):
         if split not in ('train', 'val', 'test'):
             raise ValueError(f'`split` must be train, val or test, got '

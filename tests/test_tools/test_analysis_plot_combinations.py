@@ -99,3 +99,26 @@ def test_legend_covers_no_bar_or_value_label(tool):
         assert not legend.overlaps(ax.get_window_extent(renderer))
     finally:
         tool.plt.close(fig)
+
+
+def test_error_bars_and_reference_line(tool, tmp_path, monkeypatch):
+    figs = []
+    monkeypatch.setattr(tool.plt, 'close', figs.append)
+    order = ['rgb+depth', 'rgb', 'mean']
+    series = {'A': {'rgb+depth': 40.0, 'rgb': 30.0, 'mean': 35.0}}
+    errors = {'A': {'rgb+depth': 5.0, 'rgb': 1.0, 'mean': 2.0}}
+    out = tool.plot(order, series, 'mIoU', str(tmp_path / 'e.png'),
+                    errors=errors, reference=(50.0, 'chance'))
+    assert png_size(out)[0] > 0
+    ax = figs[0].axes[0]
+    assert ax.get_ylim()[1] >= 50.0  # the reference line fits
+    [line] = [ln for ln in ax.get_lines() if ln.get_label() == 'chance']
+    assert list(line.get_ydata()) == [50.0, 50.0]
+    # one error bar per bar, spanning value ± error
+    caps = [c for c in ax.containers if hasattr(c, 'lines')]
+    segs = caps[0].lines[2][0].get_segments()
+    assert [tuple(s[:, 1]) for s in segs] == [(35.0, 45.0), (29.0, 31.0),
+                                              (33.0, 37.0)]
+    (legend, ) = figs[0].legends  # outside the axes
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert sorted(labels) == ['A', 'chance']

@@ -19,7 +19,7 @@ where the files evaluated different combinations.
 import argparse
 import os.path as osp
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -85,37 +85,56 @@ def collect(paths: Sequence[str], metric: str,
 
 
 def draw(order: Sequence[str], series: Dict[str, Dict[str, float]],
-         metric: str, title: Optional[str] = None):
+         metric: str, title: Optional[str] = None,
+         errors: Optional[Dict[str, Dict[str, float]]] = None,
+         reference: Optional[Tuple[float, str]] = None):
     """The figure: grouped bars, value labels, the legend outside the axes.
 
     The legend sits to the right of the axes (constrained layout makes room
-    for it), so it can never cover a bar or a value label.
+    for it), so it can never cover a bar or a value label. ``errors`` (same
+    keys as ``series``) draws ± error bars, e.g. the std over seeds;
+    ``reference`` = (value, label) draws a dotted horizontal line, e.g. the
+    score of always predicting the most frequent class.
     """
     n_groups, n_bars = len(order), len(series)
     width = 0.8 / n_bars
     fig_w = max(4.0, 0.9 + n_groups * (0.35 + 0.45 * n_bars))
-    if n_bars > 1:
-        fig_w += 0.4 + 0.07 * max(len(label) for label in series)
+    labels = list(series) + ([reference[1]] if reference is not None else [])
+    with_legend = n_bars > 1 or reference is not None
+    if with_legend:
+        fig_w += 0.4 + 0.07 * max(len(label) for label in labels)
     fig, ax = plt.subplots(figsize=(fig_w, 3.8), layout='constrained')
-    top = max(max(v.values()) for v in series.values())
+    errors = errors or {}
+    top = max(v + errors.get(label, {}).get(c, 0.0)
+              for label, values in series.items()
+              for c, v in values.items())
+    if reference is not None:
+        top = max(top, reference[0])
     for j, (label, values) in enumerate(series.items()):
         xs = [g + (j - (n_bars - 1) / 2) * width
               for g, name in enumerate(order) if name in values]
         ys = [values[name] for name in order if name in values]
-        bars = ax.bar(xs, ys, width=width * 0.95, label=label)
+        err = errors.get(label)
+        yerr = None if err is None else [err.get(name, 0.0)
+                                         for name in order if name in values]
+        bars = ax.bar(xs, ys, width=width * 0.95, label=label, yerr=yerr,
+                      capsize=3 if yerr else 0)
         bars[-1].set_hatch('//')  # the mean
-        for x, y in zip(xs, ys):
+        for x, y, e in zip(xs, ys, yerr or [0.0] * len(ys)):
             ax.annotate(f'{y:.1f}' if abs(y) >= 10 else f'{y:.3g}',
-                        (x, y), xytext=(0, 2), textcoords='offset points',
+                        (x, y + e), xytext=(0, 2), textcoords='offset points',
                         ha='center', va='bottom', fontsize=7)
     ax.set_xticks(range(n_groups))
     ax.set_xticklabels(order, rotation=20 if n_groups > 4 else 0)
     ax.axvline(n_groups - 1.5, color='0.6', lw=0.8, ls='--')
+    if reference is not None:
+        ax.axhline(reference[0], color='0.3', lw=1.0, ls=':',
+                   label=reference[1])
     ax.set_ylabel(metric)
     ax.set_xlabel('available modalities')
     ax.set_ylim(0, top * 1.15 if top > 0 else 1)
     ax.set_title(title or f'{metric} per modality combination')
-    if n_bars > 1:
+    if with_legend:
         fig.legend(loc='outside right upper', fontsize=8, frameon=False)
     ax.spines[['top', 'right']].set_visible(False)
     return fig
@@ -123,12 +142,15 @@ def draw(order: Sequence[str], series: Dict[str, Dict[str, float]],
 
 def plot(order: Sequence[str], series: Dict[str, Dict[str, float]],
          metric: str, out: str, title: Optional[str] = None,
-         dpi: int = 150) -> str:
-    """Draw the grouped bar chart to ``out`` (PNG) and return the path."""
+         dpi: int = 150,
+         errors: Optional[Dict[str, Dict[str, float]]] = None,
+         reference: Optional[Tuple[float, str]] = None) -> str:
+    """Draw the grouped bar chart (:func:`draw`) to ``out`` (PNG) and return
+    the path."""
     out_dir = osp.dirname(osp.abspath(out))
     if not osp.isdir(out_dir):
         raise FileNotFoundError(f'--out: folder {out_dir!r} does not exist')
-    fig = draw(order, series, metric, title)
+    fig = draw(order, series, metric, title, errors, reference)
     fig.savefig(out, dpi=dpi, format='png')
     plt.close(fig)
     return out

@@ -30,9 +30,9 @@ def parse_args(argv=None):
     parser.add_argument('--num-train', type=int)
     parser.add_argument('--num-val', type=int)
     parser.add_argument('--num-test', type=int)
-    parser.add_argument('--min-objects', type=int, default=2,
+    parser.add_argument('--min-objects', type=int, default=3,
                         help='seg only')
-    parser.add_argument('--max-objects', type=int, default=5,
+    parser.add_argument('--max-objects', type=int, default=6,
                         help='seg only')
     return parser.parse_args(argv)
 

@@ -11,8 +11,9 @@ width = 16
 model = dict(
     data_preprocessor=dict(
         modalities={{_base_.modalities}},
-        mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.8]),
-        std=dict(rgb=[58.395, 57.12, 57.375], depth=[1.4]),
+        # depth (m): about the mean and std of the synthetic sets' depth
+        mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.4]),
+        std=dict(rgb=[58.395, 57.12, 57.375], depth=[0.5]),
         # full modalities in every training sample
         train_sampler=dict(type='FixedCombination', combination=None)),
     backbone=dict(

@@ -21,8 +21,9 @@ model = dict(
     data_preprocessor=dict(
         modalities={{_base_.modalities}},
         size={{_base_.crop_size}},
-        mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.8]),
-        std=dict(rgb=[58.395, 57.12, 57.375], depth=[1.4])),
+        # depth (m): about the mean and std of the synthetic sets' depth
+        mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.4]),
+        std=dict(rgb=[58.395, 57.12, 57.375], depth=[0.5])),
     backbone=dict(
         modalities={{_base_.modalities}},
         depth=18,

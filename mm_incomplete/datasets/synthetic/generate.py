@@ -12,6 +12,10 @@ Layout (shared with NYUDv2 / SUN RGB-D, see ``docs/datasets.md``)::
                                           "rgb/... depth/... <label>"
       .synthetic.json                     marker: generator and parameters
 
+The marker records ``GENERATOR_VERSION``; a set written by an older version
+of the generator (whose scenes differ) is replaced by a fresh one, with a
+warning in the log, instead of being reused silently.
+
 Every sample is drawn from its own generator seeded by ``(seed, split,
 index)``, so a set is a pure function of its parameters. Generation writes
 into a private temporary folder and renames it to ``data_root`` at the end,
@@ -19,6 +23,7 @@ so concurrent processes (``tools/dist_train.sh``) never see a half-written
 set and at most one rename wins.
 """
 import json
+import logging
 import os
 import os.path as osp
 import shutil
@@ -34,7 +39,8 @@ from tqdm import tqdm
 from .render import OBJECT_CLASSES, render_scene
 
 MARKER = '.synthetic.json'
-GENERATOR_VERSION = 1
+# 2: larger depth reliefs, less depth noise and fewer holes (render.py)
+GENERATOR_VERSION = 2
 SPLITS = ('train', 'val', 'test')
 _SPLIT_ID = dict(train=0, val=1, test=2)
 
@@ -80,8 +86,8 @@ def _cls_sample(seed, split, index, size):
 
 def write_seg_set(root: str, seed: int = 0, size: int = 64,
                   num_train: int = 400, num_val: int = 100,
-                  num_test: int = 100, min_objects: int = 2,
-                  max_objects: int = 5, progress: bool = False) -> None:
+                  num_test: int = 100, min_objects: int = 3,
+                  max_objects: int = 6, progress: bool = False) -> None:
     """Write the segmentation set into ``root`` (which must exist)."""
     counts = dict(train=num_train, val=num_val, test=num_test)
     for split in SPLITS:
@@ -120,7 +126,9 @@ def ensure_synthetic(root: str, task: str, params: Dict,
     """Generate the ``task`` ('seg' | 'cls') set into ``root`` unless there.
 
     Returns True if this call generated it. A ``root`` that holds a set made
-    with other parameters, or other files, raises instead of being touched.
+    with other parameters, or other files, raises instead of being touched;
+    one made by an older ``GENERATOR_VERSION`` of the same task is replaced
+    (logged as a warning).
     """
     if task not in _WRITERS:
         raise ValueError(f'unknown synthetic task {task!r}; use "seg" or '
@@ -128,6 +136,8 @@ def ensure_synthetic(root: str, task: str, params: Dict,
     spec = dict(task=task, version=GENERATOR_VERSION, params=params)
     if _check_existing(root, spec):
         return False
+    if osp.isfile(osp.join(root, MARKER)):  # an older generator's set
+        _discard_stale(root)
     parent = osp.dirname(osp.abspath(root))
     os.makedirs(parent, exist_ok=True)
     total = sum(v for k, v in params.items() if k.startswith('num_'))
@@ -157,8 +167,24 @@ def ensure_synthetic(root: str, task: str, params: Dict,
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _discard_stale(root: str) -> None:
+    """Move an older generator's set out of the way, then delete it."""
+    trash = f'{osp.abspath(root)}.stale-{os.getpid()}-{uuid.uuid4().hex[:8]}'
+    try:
+        os.rename(root, trash)  # atomic; another process may have done it
+    except FileNotFoundError:
+        return
+    print_log(
+        f'{root} held a synthetic set of generator version < '
+        f'{GENERATOR_VERSION}; it is replaced by a freshly generated one',
+        logger='current', level=logging.WARNING)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def _check_existing(root: str, spec: Dict) -> bool:
-    """True if ``root`` holds exactly this set; raise if it holds another."""
+    """True if ``root`` holds exactly this set; False if it holds nothing or
+    a set of an older generator version of the same task (to be replaced);
+    raise if it holds anything else."""
     if not osp.exists(root):
         return False
     marker = osp.join(root, MARKER)
@@ -170,6 +196,10 @@ def _check_existing(root: str, spec: Dict) -> bool:
             f'{MARKER}); remove it or choose another `data_root`')
     with open(marker) as f:
         found = json.load(f)
+    if isinstance(found, dict) and found.get('task') == spec['task'] and \
+            isinstance(found.get('version'), int) and \
+            found['version'] < spec['version']:
+        return False
     if found != json.loads(json.dumps(spec)):
         raise FileExistsError(
             f'data_root {root} holds a synthetic set made with {found}, not '

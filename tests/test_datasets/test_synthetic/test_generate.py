@@ -1,4 +1,6 @@
 import filecmp
+import json
+import logging
 import multiprocessing as mp
 import os
 import os.path as osp
@@ -97,3 +99,41 @@ def test_generation_is_logged_with_path_time_and_progress(tmp_path, capsys):
     assert 'synthetic seg train: 100%' in out.err  # tqdm progress bar
     assert not ensure_synthetic(root, 'seg', SEG)  # reused: nothing logged
     assert 'generating' not in capsys.readouterr().out
+
+
+def test_older_generator_version_is_replaced_and_logged(tmp_path):
+    from mmengine.logging import MMLogger
+    from mm_incomplete.datasets.synthetic import generate
+    root = tmp_path / 's'
+    ensure_synthetic(str(root), 'seg', SEG)
+    fresh = (root / 'depth' / 'train' / '000000.png').read_bytes()
+    marker = root / MARKER
+    spec = json.loads(marker.read_text())
+    assert spec['version'] == generate.GENERATOR_VERSION
+    # pretend the set was written by the previous generator, with other data
+    spec['version'] = generate.GENERATOR_VERSION - 1
+    marker.write_text(json.dumps(spec))
+    (root / 'depth' / 'train' / '000000.png').write_bytes(b'old')
+    logger = MMLogger.get_instance('test_stale_synthetic')
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        assert ensure_synthetic(str(root), 'seg', SEG)  # regenerated
+    finally:
+        logger.removeHandler(handler)
+    assert json.loads(marker.read_text())['version'] == \
+        generate.GENERATOR_VERSION
+    assert (root / 'depth' / 'train' / '000000.png').read_bytes() == fresh
+    assert any('generator version' in m and 'replaced' in m for m in seen)
+    assert [p.name for p in tmp_path.iterdir()] == ['s']  # no leftovers
+    # a newer version than this generator knows, or another task: refused
+    spec['version'] = generate.GENERATOR_VERSION + 1
+    marker.write_text(json.dumps(spec))
+    with pytest.raises(FileExistsError, match='another `data_root`'):
+        ensure_synthetic(str(root), 'seg', SEG)
+    spec.update(version=generate.GENERATOR_VERSION - 1, task='cls')
+    marker.write_text(json.dumps(spec))
+    with pytest.raises(FileExistsError, match='another `data_root`'):
+        ensure_synthetic(str(root), 'seg', SEG)

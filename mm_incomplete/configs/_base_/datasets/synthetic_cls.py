@@ -19,7 +19,7 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=32,
-    num_workers=2,
+    num_workers=0,  # small PNGs; workers would compete with training
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(

@@ -1,0 +1,211 @@
+"""tools/analysis/compare_seeds.py end to end on tiny configs.
+
+Two methods over two seeds: the full-modality model (MMANet's teacher
+config) as the baseline, and MMANet as a teacher => student chain whose
+teacher is that same run; every number of the table and the JSON is checked
+against the test records the runs wrote.
+"""
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(REPO, 'tools', 'analysis', 'compare_seeds.py')
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location('compare_seeds', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tiny_config(folder, base, data_root):
+    """A config that inherits ``base`` with 4 training images."""
+    small = dict(data_root=data_root, num_train=4, num_val=2, num_test=2)
+    path = osp.join(folder, osp.basename(base))
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{osp.join(REPO, "configs", base)!r}]\n'
+                f'small = {small!r}\n'
+                'train_dataloader = dict(batch_size=2, num_workers=0, '
+                'dataset=small)\n'
+                'val_dataloader = dict(batch_size=2, num_workers=0, '
+                'dataset=small)\n'
+                'test_dataloader = val_dataloader\n'
+                'default_hooks = dict(logger=dict(interval=1), '
+                'visualization=dict(draw=False))\n')
+    return path
+
+
+def tiny_schedule(folder):
+    """2 iterations, no validation, constant learning rate."""
+    path = osp.join(folder, 'tiny_schedule.py')
+    with open(path, 'w') as f:
+        f.write('train_cfg = dict(max_iters=2, val_interval=100)\n'
+                'param_scheduler = []\n'
+                'default_hooks = dict(checkpoint=dict(interval=2, '
+                'save_best=None))\n')
+    return path
+
+
+@pytest.fixture(scope='module')
+def compared(tool, tmp_path_factory):
+    root = tmp_path_factory.mktemp('compare')
+    data = str(root / 'data')
+    cfgs = {name: tiny_config(str(root), base, data) for name, base in (
+        ('teacher', 'mmanet/synthetic_seg_teacher_cpu.py'),
+        ('mmanet', 'mmanet/synthetic_seg_cpu.py'))}
+    argv = [cfgs['teacher'], f'{cfgs["teacher"]}=>{cfgs["mmanet"]}',
+            '--seeds', '0', '1', '--labels', 'Full', 'MMANet',
+            '--schedule', tiny_schedule(str(root)),
+            '--work-dir', str(root / 'work'), '--out', str(root / 'res')]
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        results = tool.main(argv)
+    finally:
+        os.chdir(cwd)
+    return dict(root=root, cfgs=cfgs, argv=argv, results=results)
+
+
+def test_outputs_equal_the_test_records(compared):
+    root = compared['root']
+    with open(root / 'res.json') as f:
+        out = json.load(f)
+    assert out['metric'] == 'mIoU' and out['seeds'] == [0, 1]
+    assert list(out['methods']) == ['Full', 'MMANet']
+    for label, res in out['methods'].items():
+        assert res['combinations'] == ['rgb+depth', 'rgb', 'depth', 'mean']
+        assert len(res['record_paths']) == 2
+        records = []
+        for path in res['record_paths']:
+            with open(path) as f:
+                records.append(json.load(f))
+        assert [r['stage'] for r in records] == ['test', 'test']
+        for combo in res['combinations']:
+            vals = [r['metrics'][combo]['mIoU'] for r in records]
+            assert res['per_seed'][combo] == vals
+            assert res['summary'][combo]['mean'] == pytest.approx(
+                np.mean(vals))
+            assert res['summary'][combo]['std'] == pytest.approx(
+                np.std(vals, ddof=1))
+    md = (root / 'res.md').read_text()
+    assert md.startswith('`python tools/analysis/compare_seeds.py ')
+    mm = out['methods']['MMANet']
+    row = next(line for line in md.splitlines()
+               if line.startswith('| MMANet |'))
+    cells = [c.strip() for c in row.strip('|').split('|')][1:]
+    assert cells == [f'{mm["summary"][c]["mean"]:.2f} ± '
+                     f'{mm["summary"][c]["std"]:.2f}'
+                     for c in mm['combinations']]
+    diff = np.asarray(mm['per_seed']['mean']) - np.asarray(
+        out['methods']['Full']['per_seed']['mean'])
+    cmp = mm['vs_baseline']
+    assert cmp['difference'] == pytest.approx(diff.mean())
+    assert cmp['difference_std'] == pytest.approx(diff.std(ddof=1))
+    assert f'- MMANet vs Full, mean over combinations: ' \
+        f'{cmp["difference"]:+.2f} ± {cmp["difference_std"]:.2f}' in md
+    assert md.rstrip().endswith(f': {cmp["verdict"]}.')
+    with open(root / 'res.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_teacher_trained_first_and_handed_to_student(compared):
+    work = compared['root'] / 'work'
+    for seed in (0, 1):
+        with open(work / 'synthetic_seg_cpu' / f'seed{seed}' /
+                  'run.json') as f:
+            student = json.load(f)
+        teacher_ckpt = student['options']['model.teacher_ckpt']
+        assert teacher_ckpt == str(work / 'synthetic_seg_teacher_cpu' /
+                                   f'seed{seed}' / 'iter_2.pth')
+        assert osp.isfile(teacher_ckpt)
+        assert student['seed'] == seed
+
+
+def test_rerun_reuses_and_changed_config_is_refused(tool, compared):
+    root = compared['root']
+    ckpt = root / 'work' / 'synthetic_seg_teacher_cpu' / 'seed0' / \
+        'iter_2.pth'
+    before = ckpt.stat().st_mtime_ns
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        again = tool.main(compared['argv'])
+        assert ckpt.stat().st_mtime_ns == before  # not retrained
+        assert again['MMANet']['per_seed'] == \
+            compared['results']['MMANet']['per_seed']
+        # a config resolving to the same config reuses the run, untrained
+        alias = root / 'alias.py'
+        alias.write_text(f'_base_ = [{compared["cfgs"]["teacher"]!r}]\n')
+        same = tool.main([str(alias), '--seeds', '0', '1', '--work-dir',
+                          str(root / 'work'), '--out', str(root / 'alias'),
+                          '--schedule', tiny_schedule(str(root))])
+        assert same['alias']['per_seed'] == \
+            compared['results']['Full']['per_seed']
+        assert not (root / 'work' / 'alias').exists()
+        with pytest.raises(RuntimeError,
+                           match='teacher_cpu/seed0 holds a run'):
+            tool.main(compared['argv'] + ['--cfg-options',
+                                          'optim_wrapper.optimizer.lr=0.1'])
+    finally:
+        os.chdir(cwd)
+
+
+def test_schedule_is_checked(tool, tmp_path):
+    bad = tmp_path / 'bad.py'
+    bad.write_text('model = dict(type="X")\n')
+    with pytest.raises(ValueError, match='a schedule defines train_cfg'):
+        tool.load_schedule(str(bad))
+    with pytest.raises(FileNotFoundError, match='--schedule'):
+        tool.load_schedule(str(tmp_path / 'missing.py'))
+
+
+def test_bad_specs_are_named(tool, tmp_path):
+    with pytest.raises(FileNotFoundError, match='no config file'):
+        tool.parse_spec(str(tmp_path / 'missing.py'))
+    with pytest.raises(ValueError, match='TEACHER=>STUDENT'):
+        tool.parse_spec('a.py=>b.py=>c.py')
+
+
+def _fake_run(seed, **values):
+    metrics = {c: {'mIoU': v} for c, v in values.items()}
+    metrics['mean'] = {'mIoU': float(np.mean(list(values.values())))}
+    return dict(seed=seed, record=dict(combinations=list(values),
+                                       metrics=metrics))
+
+
+def test_verdicts_by_hand(tool):
+    base = tool.summarise([_fake_run(0, rgb=40.0, depth=20.0),
+                           _fake_run(1, rgb=42.0, depth=22.0)], 'mIoU', 'b')
+    assert base['per_seed']['mean'] == [30.0, 32.0]
+    assert base['summary']['mean']['std'] == pytest.approx(2 ** 0.5)
+    # +1 and +3 over the baseline: mean +2 > std of the differences 1.41
+    up = tool.summarise([_fake_run(0, rgb=41.0, depth=21.0),
+                         _fake_run(1, rgb=45.0, depth=25.0)], 'mIoU', 'u')
+    cmp = tool.compare(up, base)
+    assert cmp['verdict'] == 'beats' and cmp['difference'] == 2.0
+    assert cmp['difference_std'] == pytest.approx(2 ** 0.5)
+    # +3 and -1: mean +1 within the spread 2.83
+    mixed = tool.summarise([_fake_run(0, rgb=43.0, depth=23.0),
+                            _fake_run(1, rgb=41.0, depth=21.0)], 'mIoU', 'm')
+    assert tool.compare(mixed, base)['verdict'] == 'within spread'
+    assert tool.compare(base, up)['verdict'] == 'does not beat'
+    # one seed: no spread, no verdict, no ± in the table
+    one = tool.summarise([_fake_run(0, rgb=41.0, depth=21.0)], 'mIoU', 'o')
+    one_base = tool.summarise([_fake_run(0, rgb=40.0, depth=20.0)], 'mIoU',
+                              'b')
+    assert one['summary']['rgb']['std'] is None
+    one['vs_baseline'] = tool.compare(one, one_base)
+    assert one['vs_baseline']['verdict'] == 'undecided (one seed)'
+    md = tool.markdown(dict(B=one_base, O=one), 'mIoU', [0], 'B', 'cmd')
+    assert '| O | 41.00 | 21.00 | 31.00 |' in md
+    assert '- O vs B, mean over combinations: +1.00 (per seed +1.00): ' \
+        'undecided (one seed).' in md
+    with pytest.raises(KeyError, match="seed 0 .* no 'aAcc'"):
+        tool.summarise([_fake_run(0, rgb=1.0)], 'aAcc', 'x')
