@@ -20,13 +20,18 @@ mmpretrain's ``tools/train.py`` honour. On top of mmengine's runner it:
 - adds :class:`CheckpointGuardHook` (layout in the checkpoint's meta, strict
   loading, no NaN checkpoints, weights_only-loadable scheduler states),
   :class:`NonFiniteLossHook` and :class:`GeneratorStateHook` (bit-exact
-  resume), unless the config already lists them.
+  resume), unless the config already lists them;
+- with ``channels_last = True`` in the config, converts the model to the
+  channels_last memory format before it is wrapped (DDP must see the final
+  parameters), so every convolution runs channels_last (tools/train.py
+  ``--channels-last``).
 """
 import copy
 import os
 import os.path as osp
 import shutil
 
+import torch
 from mmengine.config import Config
 from mmengine.dist import master_only
 from mmengine.hooks import CheckpointHook
@@ -95,6 +100,15 @@ class MultiModalRunner(Runner):
         cfg = copy.deepcopy(cfg)
         keep_layout_order(cfg)
         return super().from_cfg(cfg)
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        channels_last = self.cfg.get('channels_last', False)
+        if not isinstance(channels_last, bool):
+            raise TypeError('config option `channels_last` must be True or '
+                            f'False, got {channels_last!r}')
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return super().wrap_model(model_wrapper_cfg, model)
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         default_hooks = dict(default_hooks or {})
