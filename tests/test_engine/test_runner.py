@@ -351,3 +351,20 @@ def test_channels_last_must_be_bool(tmp_path):
     with pytest.raises(TypeError, match="`channels_last` must be True or "
                        "False, got 'yes'"):
         toy_runner(tmp_path, cfg=dict(channels_last='yes'))
+
+
+@pytest.mark.parametrize('cuda', [True, False])
+def test_pinned_batches_and_non_blocking_copies_where_cuda(
+        tmp_path, monkeypatch, cuda):
+    import mm_incomplete.engine.runner as runner_module
+    monkeypatch.setattr(runner_module, '_cuda_available', lambda: cuda)
+    runner = toy_runner(tmp_path)
+    assert runner.model.data_preprocessor._non_blocking is cuda
+    cfg = dict(dataset=[dict(inputs=torch.zeros(2))] * 4,
+               sampler=dict(type='DefaultSampler', shuffle=False),
+               collate_fn=dict(type='default_collate'), batch_size=2)
+    assert runner.build_dataloader(cfg).pin_memory is cuda
+    # an explicit setting is kept
+    assert runner.build_dataloader(dict(cfg, pin_memory=False)).pin_memory \
+        is False
+    assert 'pin_memory' not in cfg  # the config is not modified
