@@ -36,6 +36,7 @@ from typing import Dict, List, Optional, Sequence
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REQUIREMENTS = ('requirements/runtime.txt', 'requirements/tests.txt')
 CONSTRAINTS = 'requirements/constraints.txt'
+BUILD = 'requirements/build.txt'  # pins for mmcv's source build
 # Seen missing on an offline GPU node beyond the OpenMMLab packages; the
 # caps: importlib-metadata 10 imports a `lazy_importer` package it does not
 # declare, mmcv's setup.py imports pkg_resources (gone in setuptools 70).
@@ -100,6 +101,8 @@ def requirement_lines(root: str = ROOT) -> List[str]:
     lines += EXTRA
     lines += [f'{n}=={v}' for n, v in pins(root).items()
               if n not in PREINSTALLED + SEPARATE]
+    if osp.isfile(osp.join(root, BUILD)):
+        lines += read_lines(osp.join(root, BUILD))
     return lines
 
 
