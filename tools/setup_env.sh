@@ -17,6 +17,14 @@
 #      `mmcv._ext` must import, else the wheel is rebuilt once.
 #   5. this package in editable mode.
 #
+# Offline (a machine without internet, e.g. a GPU node):
+#   WHEELHOUSE=DIR PYTHON=python3.12 bash tools/setup_env.sh
+# installs only from DIR (gathered elsewhere with `python tools/wheelhouse.py
+# gather DIR --python 3.12`), into a .venv that sees PYTHON's own packages
+# (--system-site-packages: its torch, torchvision and numpy are kept as they
+# are), and builds mmcv from the source archive in DIR with the GPU hidden.
+# Any Python 3 with torch is accepted there. See tools/wheelhouse.py.
+#
 # Environment: MM_INCOMPLETE_CACHE (default ~/.cache/mm_incomplete) holds the
 # mmcv wheels; MAX_JOBS (default: number of cores) for the mmcv build.
 set -euo pipefail
@@ -60,6 +68,21 @@ EOF
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(want_stamp)" ]] \
         && check_imports 2>/dev/null; then
     log "environment up to date ($VENV)"
+    exit 0
+fi
+
+# ---- offline: everything from a wheelhouse ------------------------------
+if [[ -n "${WHEELHOUSE:-}" ]]; then
+    if [[ ! -x "$PY" ]]; then
+        BASE_PY="${PYTHON:-python3}"
+        log "creating $VENV with $BASE_PY (--system-site-packages)"
+        "$BASE_PY" -m venv --system-site-packages "$VENV"
+    fi
+    "$PY" tools/wheelhouse.py install "$WHEELHOUSE" --python "$PY" \
+        --root "$ROOT" --cache "$CACHE"
+    check_imports
+    want_stamp > "$STAMP"
+    log "environment ready (offline, from $WHEELHOUSE): $VENV"
     exit 0
 fi
 

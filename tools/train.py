@@ -1,6 +1,7 @@
 """Train a segmentor or classifier (mmseg 1.x interface).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--channels-last]
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 The task (mmseg or mmpretrain) follows from the config's ``default_scope``.
@@ -17,9 +18,10 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mm_incomplete  # noqa: E402,F401  (registers modules, checkpoint loading)
-from mm_incomplete.utils.launch import (finish_launch,  # noqa: E402
-                                        load_config, parse_launch_args,
-                                        set_work_dir, setup_launcher)
+from mm_incomplete.utils.launch import (apply_amp,  # noqa: E402
+                                        finish_launch, load_config,
+                                        parse_launch_args, set_work_dir,
+                                        setup_launcher)
 
 
 def parse_args(argv=None):
@@ -34,7 +36,13 @@ def parse_args(argv=None):
         help='resume from the latest checkpoint in the work dir, or from the '
         'given checkpoint')
     parser.add_argument(
-        '--amp', action='store_true', help='enable automatic mixed precision')
+        '--amp', action='store_true',
+        help='automatic mixed precision: bf16 where the GPU supports it, '
+        'else fp16 with dynamic loss scaling')
+    parser.add_argument(
+        '--channels-last', action='store_true',
+        help='train in the channels_last memory format (config option '
+        '`channels_last = True`)')
     return parse_launch_args(parser, argv)
 
 
@@ -44,17 +52,16 @@ def main(argv=None):
     setup_launcher(cfg, args.launcher)
     set_work_dir(cfg, args.config, args.work_dir)
 
-    if args.amp:
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper == 'AmpOptimWrapper':
-            print_log('AMP is already enabled in the config.', 'current',
-                      logging.WARNING)
-        else:
-            if wrapper != 'OptimWrapper':
-                raise ValueError('--amp needs `optim_wrapper.type` '
-                                 f'OptimWrapper, got {wrapper}')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.amp and not apply_amp(cfg):
+        print_log('AMP is already enabled in the config.', 'current',
+                  logging.WARNING)
+    if args.channels_last:
+        cfg.channels_last = True
+    if cfg.get('channels_last', False) and \
+            cfg.get('runner_type') != 'MultiModalRunner':
+        raise ValueError(
+            '`channels_last` is applied by MultiModalRunner, but the config '
+            f"has runner_type={cfg.get('runner_type')!r}")
 
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None

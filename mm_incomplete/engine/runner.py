@@ -20,13 +20,21 @@ mmpretrain's ``tools/train.py`` honour. On top of mmengine's runner it:
 - adds :class:`CheckpointGuardHook` (layout in the checkpoint's meta, strict
   loading, no NaN checkpoints, weights_only-loadable scheduler states),
   :class:`NonFiniteLossHook` and :class:`GeneratorStateHook` (bit-exact
-  resume), unless the config already lists them.
+  resume), unless the config already lists them;
+- with ``channels_last = True`` in the config, converts the model to the
+  channels_last memory format before it is wrapped (DDP must see the final
+  parameters), so every convolution runs channels_last (tools/train.py
+  ``--channels-last``);
+- on a machine with CUDA, loads batches into pinned memory (dataloaders
+  default to ``pin_memory=True`` unless the config sets it) and has the data
+  preprocessor copy them to the GPU with ``non_blocking=True``.
 """
 import copy
 import os
 import os.path as osp
 import shutil
 
+import torch
 from mmengine.config import Config
 from mmengine.dist import master_only
 from mmengine.hooks import CheckpointHook
@@ -64,6 +72,10 @@ def keep_layout_order(cfg):
     return cfg
 
 
+def _cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
 def _hook_type(hook) -> str:
     kind = hook.get('type') if isinstance(hook, dict) else type(hook)
     return kind if isinstance(kind, str) else getattr(kind, '__name__', '')
@@ -95,6 +107,27 @@ class MultiModalRunner(Runner):
         cfg = copy.deepcopy(cfg)
         keep_layout_order(cfg)
         return super().from_cfg(cfg)
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        channels_last = self.cfg.get('channels_last', False)
+        if not isinstance(channels_last, bool):
+            raise TypeError('config option `channels_last` must be True or '
+                            f'False, got {channels_last!r}')
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        preprocessor = getattr(model, 'data_preprocessor', None)
+        if _cuda_available() and hasattr(preprocessor, '_non_blocking'):
+            # host-to-device copies overlap compute (from pinned batches)
+            preprocessor._non_blocking = True
+        return super().wrap_model(model_wrapper_cfg, model)
+
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        if isinstance(dataloader, dict) and _cuda_available():
+            dataloader = dict(dataloader)
+            dataloader.setdefault('pin_memory', True)
+        return Runner.build_dataloader(dataloader, seed=seed,
+                                       diff_rank_seed=diff_rank_seed)
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         default_hooks = dict(default_hooks or {})

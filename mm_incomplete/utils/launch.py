@@ -157,6 +157,34 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def amp_dtype() -> str:
+    """The autocast dtype for ``--amp``: ``'bfloat16'`` on a GPU that
+    supports it, else ``'float16'`` (which needs loss scaling)."""
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return 'bfloat16'
+    return 'float16'
+
+
+def apply_amp(cfg: Config) -> bool:
+    """Switch ``cfg.optim_wrapper`` to mixed precision (``--amp``).
+
+    bf16 where the GPU supports it (no loss scaling needed), else fp16 with
+    dynamic loss scaling. A config that already uses ``AmpOptimWrapper`` is
+    left as it is (returns False); any other wrapper type than
+    ``OptimWrapper`` is an error naming it.
+    """
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'AmpOptimWrapper':
+        return False
+    if wrapper != 'OptimWrapper':
+        raise ValueError('--amp needs `optim_wrapper.type` OptimWrapper, '
+                         f'got {wrapper}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.dtype = amp_dtype()
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+    return True
+
+
 def parse_launch_args(parser: argparse.ArgumentParser,
                       argv: Optional[Sequence[str]] = None):
     """Add the options both tools share, parse, and export the local rank.

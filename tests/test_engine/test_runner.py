@@ -302,3 +302,69 @@ def test_checkpoint_of_another_config_is_refused_by_test(early_fusion_run,
     msg = str(err.value)
     assert f'checkpoint {ck} does not match the model' in msg
     assert 'missing keys' in msg and 'unexpected keys' in msg
+
+
+@MODELS.register_module(force=True)
+class ToyConvRegressor(BaseModel):
+    """y = mean(Conv2d(x)); records its input/output memory formats."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 3, 3, padding=1)
+        self.seen = []
+
+    def forward(self, inputs, labels, mode='tensor'):
+        out = self.conv(inputs.view(-1, 2, 2, 2))
+        self.seen.append(out.is_contiguous(memory_format=torch.channels_last)
+                         and not out.is_contiguous())
+        out = out.mean((1, 2, 3))[:, None]
+        if mode == 'loss':
+            return dict(loss=((out - labels)**2).mean())
+        return out
+
+
+@pytest.mark.parametrize('channels_last', [True, False])
+def test_channels_last_option(tmp_path, channels_last):
+    gen = torch.Generator().manual_seed(0)
+    data = [dict(inputs=torch.randn(8, generator=gen),
+                 labels=torch.randn(1, generator=gen)) for _ in range(8)]
+    runner = MultiModalRunner(
+        model=dict(type='ToyConvRegressor'), work_dir=str(tmp_path),
+        train_dataloader=dict(
+            dataset=data, sampler=dict(type='InfiniteSampler'),
+            collate_fn=dict(type='default_collate'), batch_size=4),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(by_epoch=False, max_iters=2),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook',
+                                           by_epoch=False, interval=2)),
+        experiment_name=f'toy_{uuid.uuid4().hex}',
+        cfg=dict(channels_last=channels_last))
+    weight = runner.model.conv.weight
+    assert weight.is_contiguous(memory_format=torch.channels_last) == \
+        channels_last
+    runner.train()
+    # every convolution ran in the chosen format
+    assert runner.model.seen == [channels_last] * 2
+
+
+def test_channels_last_must_be_bool(tmp_path):
+    with pytest.raises(TypeError, match="`channels_last` must be True or "
+                       "False, got 'yes'"):
+        toy_runner(tmp_path, cfg=dict(channels_last='yes'))
+
+
+@pytest.mark.parametrize('cuda', [True, False])
+def test_pinned_batches_and_non_blocking_copies_where_cuda(
+        tmp_path, monkeypatch, cuda):
+    import mm_incomplete.engine.runner as runner_module
+    monkeypatch.setattr(runner_module, '_cuda_available', lambda: cuda)
+    runner = toy_runner(tmp_path)
+    assert runner.model.data_preprocessor._non_blocking is cuda
+    cfg = dict(dataset=[dict(inputs=torch.zeros(2))] * 4,
+               sampler=dict(type='DefaultSampler', shuffle=False),
+               collate_fn=dict(type='default_collate'), batch_size=2)
+    assert runner.build_dataloader(cfg).pin_memory is cuda
+    # an explicit setting is kept
+    assert runner.build_dataloader(dict(cfg, pin_memory=False)).pin_memory \
+        is False
+    assert 'pin_memory' not in cfg  # the config is not modified

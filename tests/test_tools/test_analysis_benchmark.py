@@ -8,6 +8,7 @@ import json
 import os.path as osp
 
 import pytest
+import torch
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'analysis',
                 'benchmark.py')
@@ -113,3 +114,72 @@ def test_flops_only_nyud_preset_esanet_against_uperhead(bench, tmp_path,
         assert r['flop_ratio_shared'] == pytest.approx(r['flop_floor_ratio'])
     assert 1.0 < esa['flop_floor_ratio'] < uper['flop_floor_ratio']
     assert 'multi_branch_moddrop_uper' in capsys.readouterr().out
+
+
+def test_throughput_fields(bench, tmp_path):
+    out = str(tmp_path / 'b.json')
+    args = bench.parse_args(['--quick', '--out', out])
+    args.cases = {k: args.cases[k] for k in ('rgb_single_branch',
+                                              'multi_branch_full')}
+    res = bench.bench_train(args, 'cpu')
+    for r in res.values():
+        assert r['flop_per_step'] > 0
+        assert r['flop_per_s'] == pytest.approx(
+            r['flop_per_step'] / (r['ms'] / 1000.0))
+        # GPU-only measurements
+        assert r['gpu_busy'] is None and r['syncs_per_step'] is None
+    assert res['multi_branch_full']['flop_per_step'] > \
+        res['rgb_single_branch']['flop_per_step']
+
+    # --amp / --channels-last: the same FLOPs, convolutions in bf16 and
+    # channels_last; the setting is recorded
+    args_amp = bench.parse_args(['--quick', '--amp', '--channels-last'])
+    args_amp.cases = {'rgb_single_branch': args.cases['rgb_single_branch']}
+    steps, models = bench.make_train_steps(args_amp, 'cpu')
+    model = models['rgb_single_branch']
+    conv = model.backbone.conv1 if hasattr(model.backbone, 'conv1') else \
+        next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    seen = []
+    handle = conv.register_forward_hook(
+        lambda m, i, o: seen.append((o.dtype, o.is_contiguous(
+            memory_format=torch.channels_last))))
+    log_vars = steps['rgb_single_branch']()
+    handle.remove()
+    assert seen == [(torch.bfloat16, True)]
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in log_vars.values())
+    amp = bench.bench_train(args_amp, 'cpu')['rgb_single_branch']
+    assert amp['flop_per_step'] == res['rgb_single_branch']['flop_per_step']
+
+    # without the options: fp32, contiguous NCHW
+    steps, models = bench.make_train_steps(args, 'cpu')
+    conv = next(m for m in models['rgb_single_branch'].modules()
+                if isinstance(m, torch.nn.Conv2d))
+    seen = []
+    conv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    steps['rgb_single_branch']()
+    assert seen == [torch.float32]
+
+
+def test_union_ns(bench):
+    assert bench.union_ns([]) == 0
+    # [0, 10) + [5, 12) overlap -> 12; [20, 25) apart -> 5; nested ignored
+    assert bench.union_ns([(20, 25), (0, 10), (5, 12), (2, 3)]) == 17
+    assert bench.union_ns([(0, 5), (5, 7)]) == 7
+    with pytest.raises(ValueError, match='ends before it starts'):
+        bench.union_ns([(5, 1)])
+
+
+def test_report_marks_gpu_fields_absent_on_cpu(bench):
+    row = dict(ms=10.0, ratio_to_rgb=1.0, params_m=1.0, peak_mem_mb=1.0,
+               flop_per_step=2e9, flop_per_s=2e11, gpu_busy=None,
+               syncs_per_step=None)
+    result = dict(settings=dict(batch_size=2, size=[64, 64]),
+                  devices=dict(cpu=dict(train_step=dict(rgb=row), eval={})))
+    line = [x for x in bench.format_report(result).splitlines()
+            if x.startswith('rgb')][0]
+    assert line.split()[-4:] == ['2.00', '0.200', '-', '-']
+    row.update(gpu_busy=0.375, syncs_per_step=55)
+    line = [x for x in bench.format_report(result).splitlines()
+            if x.startswith('rgb')][0]
+    assert line.split()[-2:] == ['0.38', '55']

@@ -1,9 +1,11 @@
 """Launch set-up: default work dirs unique per shipped config; Slurm
-variables turned into torch.distributed's without CUDA."""
+variables turned into torch.distributed's without CUDA; --amp picks bf16
+where the GPU supports it."""
 import glob
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from mm_incomplete.utils import CONFIG_ROOT
@@ -82,3 +84,25 @@ def test_slurm_to_torch_env_errors_name_the_variable():
     with pytest.raises(ValueError, match='SLURM_PROCID=2 is not below'):
         slurm_to_torch_env(dict(SLURM_PROCID='2', SLURM_NTASKS='2',
                                 SLURM_NODELIST='x'))
+
+
+@pytest.mark.parametrize('cuda,bf16,dtype', [(True, True, 'bfloat16'),
+                                             (True, False, 'float16'),
+                                             (False, False, 'float16')])
+def test_apply_amp_picks_bf16_where_supported(monkeypatch, cuda, bf16,
+                                              dtype):
+    from mm_incomplete.utils.launch import amp_dtype, apply_amp
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda: bf16)
+    assert amp_dtype() == dtype
+    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD', lr=1))))
+    assert apply_amp(cfg) is True
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.dtype == dtype
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    # already mixed precision: left alone
+    before = cfg.to_dict()
+    assert apply_amp(cfg) is False and cfg.to_dict() == before
+    cfg = Config(dict(optim_wrapper=dict(type='MyWrapper')))
+    with pytest.raises(ValueError, match='got MyWrapper'):
+        apply_amp(cfg)

@@ -31,6 +31,19 @@ One run measures, on the CPU (and on CUDA when available):
    bytes before the step; on the CPU the running sum of the allocation /
    free events recorded by ``torch.profiler`` with ``profile_memory=True``
    (an extra, untimed step). Both count tensor memory of the step only.
+5. **Throughput** of each train step: ``flop_per_step`` (matmuls and
+   convolutions of forward + backward, ``torch.utils.flop_counter``) and
+   ``flop_per_s`` (that over the fastest step time). On CUDA also
+   ``gpu_busy`` (the union of the step's GPU kernel / copy intervals seen by
+   ``torch.profiler`` over its wall time) and ``syncs_per_step`` (host
+   synchronisations, counted as the warnings of
+   ``torch.cuda.set_sync_debug_mode('warn')`` during one step); both are
+   ``None`` on the CPU.
+
+``--amp`` runs the train steps under autocast in bfloat16 (float16 with
+dynamic loss scaling, mmengine's ``AmpOptimWrapper``, on a GPU without
+bfloat16); ``--channels-last`` converts the models' weights to channels_last
+(the convolutions then run channels_last). Evaluation stays in fp32.
 
 Every time (wall clock, or process CPU time with ``--clock cpu``, meant
 for ``--threads 1`` on a shared machine) is the fastest of ``--iters`` timed
@@ -53,6 +66,7 @@ Example::
         --case dmrnet=dmrnet/synthetic_seg_cpu.py
 """
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -60,6 +74,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+import warnings
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
@@ -263,6 +278,73 @@ def count_flops(fn: Callable[[], object]) -> int:
     return int(counter.get_total_flops())
 
 
+def union_ns(intervals: Sequence[Sequence[int]]) -> int:
+    """Total length of the union of ``(start, end)`` intervals."""
+    total, cur_start, cur_end = 0, None, None
+    for start, end in sorted(intervals):
+        if end < start:
+            raise ValueError(f'interval ends before it starts: {start, end}')
+        if cur_end is None or start > cur_end:
+            if cur_end is not None:
+                total += cur_end - cur_start
+            cur_start, cur_end = start, end
+        else:
+            cur_end = max(cur_end, end)
+    if cur_end is not None:
+        total += cur_end - cur_start
+    return total
+
+
+def gpu_busy_fraction(fn: Callable[[], object]) -> float:
+    """Fraction of one call of ``fn`` (wall time, CUDA) during which the
+    GPU runs a kernel, copy or memset, from ``torch.profiler``."""
+    from torch.profiler import ProfilerActivity, profile
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU,
+                             ProfilerActivity.CUDA]) as prof:
+        torch.cuda.synchronize()
+        fn()
+        torch.cuda.synchronize()
+    events = list(prof.profiler.kineto_results.events())
+    gpu = [(e.start_ns(), e.start_ns() + e.duration_ns()) for e in events
+           if str(e.device_type()).endswith('CUDA')]
+    if not gpu:
+        raise RuntimeError('torch.profiler recorded no GPU activity for the '
+                           'step: is the model on the GPU?')
+    cpu = [(e.start_ns(), e.start_ns() + e.duration_ns()) for e in events
+           if str(e.device_type()).endswith('CPU')]
+    span = max(e for _, e in cpu + gpu) - min(s for s, _ in cpu + gpu)
+    return union_ns(gpu) / span
+
+
+def count_syncs(fn: Callable[[], object]) -> int:
+    """Host synchronisations during one call of ``fn`` (CUDA), counted as
+    the warnings of ``torch.cuda.set_sync_debug_mode('warn')``."""
+    torch.cuda.synchronize()
+    previous = torch.cuda.get_sync_debug_mode()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        torch.cuda.set_sync_debug_mode('warn')
+        try:
+            fn()
+        finally:
+            torch.cuda.set_sync_debug_mode(previous)
+    return sum('synchroniz' in str(w.message) for w in caught)
+
+
+def amp_setup(device: str):
+    """(autocast context factory or None, optim wrapper class, kwargs)
+    for ``--amp`` on ``device``: bf16 where supported, else fp16 + dynamic
+    loss scaling."""
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+    if device.startswith('cuda'):
+        dtype = 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
+        # AmpOptimWrapper enters autocast itself (optim_context)
+        return None, AmpOptimWrapper, dict(dtype=dtype, loss_scale='dynamic')
+    return (lambda: torch.autocast('cpu', dtype=torch.bfloat16),
+            OptimWrapper, {})
+
+
 def time_interleaved(fns: Dict[str, Callable[[], object]], device: str,
                      warmup: int, iters: int,
                      clock: str = 'wall') -> Dict[str, List[float]]:
@@ -298,29 +380,49 @@ def _median_ms(values: Sequence[float]) -> float:
 
 
 # -- train steps -------------------------------------------------------------
-def bench_train(args, device: str) -> Dict[str, dict]:
+def make_train_steps(args, device: str):
+    """``({case: step()}, {case: model})``, honouring ``--amp`` and
+    ``--channels-last``."""
     from mmengine.optim import OptimWrapper
+    autocast, wrapper, wrapper_kwargs = (
+        amp_setup(device) if args.amp else (None, OptimWrapper, {}))
+    context = autocast or contextlib.nullcontext
     steps, models = {}, {}
     for name, make_cfg in args.cases.items():
         model = build_model(make_cfg(args), device).train()
-        optim = OptimWrapper(torch.optim.SGD(
+        if args.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        optim = wrapper(optimizer=torch.optim.SGD(
             model.parameters(), lr=0.01, momentum=0.9, nesterov=True,
-            weight_decay=1e-4))
+            weight_decay=1e-4), **wrapper_kwargs)
         batch = make_batch(model, args)
         models[name] = model
-        steps[name] = (lambda m=model, o=optim, b=batch:
-                       m.train_step(clone_batch(b), o))
+
+        def step(m=model, o=optim, b=batch):
+            with context():
+                return m.train_step(clone_batch(b), o)
+        steps[name] = step
+    return steps, models
+
+
+def bench_train(args, device: str) -> Dict[str, dict]:
+    steps, models = make_train_steps(args, device)
     times = time_interleaved(steps, device, args.warmup, args.iters,
                              args.clock)
     ref = _ms(times[RGB_CASE])
+    cuda = device.startswith('cuda')
     out = {}
     for name, fn in steps.items():
         med = _ms(times[name])
+        flops = count_flops(fn)
         out[name] = dict(
             ms=med, median_ms=_median_ms(times[name]),
             ratio_to_rgb=med / ref,
             params_m=sum(p.numel() for p in models[name].parameters()) / 1e6,
-            peak_mem_mb=peak_memory_mb(fn, device))
+            peak_mem_mb=peak_memory_mb(fn, device),
+            flop_per_step=flops, flop_per_s=flops / (med / 1000.0),
+            gpu_busy=gpu_busy_fraction(fn) if cuda else None,
+            syncs_per_step=count_syncs(fn) if cuda else None)
     return out
 
 
@@ -492,11 +594,18 @@ def format_report(result: dict) -> str:
                      f'{result["settings"]["size"][0]}x'
                      f'{result["settings"]["size"][1]} ==')
         lines.append(f'{"case":<24}{"ms":>10}{"x rgb":>8}{"params M":>10}'
-                     f'{"peak MiB":>10}')
+                     f'{"peak MiB":>10}{"GFLOP":>10}{"TFLOP/s":>9}'
+                     f'{"busy":>6}{"syncs":>6}')
         for name, r in res['train_step'].items():
+            busy = '-' if r['gpu_busy'] is None else f'{r["gpu_busy"]:.2f}'
+            syncs = '-' if r['syncs_per_step'] is None else \
+                str(r['syncs_per_step'])
             lines.append(f'{name:<24}{r["ms"]:>10.1f}'
                          f'{r["ratio_to_rgb"]:>8.2f}{r["params_m"]:>10.2f}'
-                         f'{r["peak_mem_mb"]:>10.1f}')
+                         f'{r["peak_mem_mb"]:>10.1f}'
+                         f'{r["flop_per_step"] / 1e9:>10.2f}'
+                         f'{r["flop_per_s"] / 1e12:>9.3f}'
+                         f'{busy:>6}{syncs:>6}')
         lines.append(f'== {device}: evaluate one batch under every '
                      'combination (ratios to the full combination alone) ==')
         lines.append(f'{"case":<24}{"full ms":>9}{"shared":>8}{"separate":>9}'
@@ -548,6 +657,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--flops-only', action='store_true',
                    help='count the FLOPs per image of the every-combination '
                    'evaluation and its floor (no timing, no training step)')
+    p.add_argument('--amp', action='store_true',
+                   help='train steps under autocast: bf16 (fp16 + loss '
+                   'scaling on a GPU without bf16)')
+    p.add_argument('--channels-last', action='store_true',
+                   help='models in channels_last memory format')
     p.add_argument('--out', default=DEFAULT_OUT, help='JSON output path')
     args = p.parse_args(argv)
     if args.quick:
@@ -602,6 +716,7 @@ def _run(args) -> dict:
                       iters=args.iters, warmup=args.warmup,
                       clock=args.clock,
                       preset=args.preset,
+                      amp=args.amp, channels_last=args.channels_last,
                       cases={n: getattr(f, 'config', None)
                              for n, f in args.cases.items()},
                       eval_cases=list(args.eval),

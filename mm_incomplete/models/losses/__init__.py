@@ -6,3 +6,4 @@ from .mmd import (JointMMDLoss, MultiKernelMMDLoss, joint_mmd,  # noqa: F401
                   multi_kernel_mmd)
 from .modality_transfer import (CrossTranslationReconstructionLoss,  # noqa: F401,E501
                                 ModalityTransferLoss, TransferDecoder)
+from .precision import fp32_loss  # noqa: F401

@@ -10,6 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 
+from .precision import fp32_loss
+
 
 def _check_same_shape(name: str, pred_s: torch.Tensor,
                       pred_t: torch.Tensor) -> None:
@@ -44,6 +46,7 @@ class LogitKLDistillLoss(nn.Module):
         self.tau = float(tau)
         self.loss_weight = float(loss_weight)
 
+    @fp32_loss
     def forward(self, logits_s: torch.Tensor,
                 logits_t: torch.Tensor) -> torch.Tensor:
         """Args:
@@ -74,6 +77,7 @@ class FeatureMSEDistillLoss(nn.Module):
         super().__init__()
         self.loss_weight = float(loss_weight)
 
+    @fp32_loss
     def forward(self, feat_s: torch.Tensor,
                 feat_t: torch.Tensor) -> torch.Tensor:
         """Args:

@@ -16,7 +16,10 @@ import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 
+from .precision import fp32_loss
 
+
+@fp32_loss
 def gaussian_kl_divergence(mu: torch.Tensor,
                            logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)), summed over channels (dim 1).
@@ -74,6 +77,7 @@ class GaussianKLLoss(nn.Module):
     def loss_name(self) -> str:
         return self._loss_name
 
+    @fp32_loss
     def forward(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """Weighted mean KL over samples (pixels for (B, D, H, W) inputs).
 

@@ -30,6 +30,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 
+from .precision import fp32_loss
+
 
 def _pooled_size(size: Tuple[int, int],
                  pool_size: Optional[Tuple[int, int]]) -> Tuple[int, int]:
@@ -39,6 +41,7 @@ def _pooled_size(size: Tuple[int, int],
     return min(size[0], pool_size[0]), min(size[1], pool_size[1])
 
 
+@fp32_loss
 def teacher_entropy_weights(logits_t: torch.Tensor,
                             eps: float = 1e-12) -> torch.Tensor:
     """Per-sample weights w_i: the teacher's prediction entropy, summing to 1.
@@ -73,6 +76,7 @@ def sample_splits(n: int, num_splits: int, device=None):
             for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
 
+@fp32_loss
 def similarity_relation_loss(feat_s: torch.Tensor, feat_t: torch.Tensor,
                              num_splits: int = 2) -> torch.Tensor:
     """Per-sample relation loss l_i of MAD, by its definition.
@@ -101,6 +105,7 @@ def similarity_relation_loss(feat_s: torch.Tensor, feat_t: torch.Tensor,
     return loss
 
 
+@fp32_loss
 def similarity_relation_loss_factored(feat_s: torch.Tensor,
                                       feat_t: torch.Tensor,
                                       num_splits: int = 2,
@@ -207,6 +212,7 @@ class MarginAwareDistillLoss(nn.Module):
                 feat_t.flatten(2).transpose(1, 2).flatten(0, 1),
                 logits_t.flatten(2).transpose(1, 2).flatten(0, 1))
 
+    @fp32_loss
     def forward(self, feat_s: torch.Tensor, feat_t: torch.Tensor,
                 logits_t: torch.Tensor) -> torch.Tensor:
         """Compute L_MAD.
