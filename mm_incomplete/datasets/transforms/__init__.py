@@ -5,6 +5,7 @@ from .geometric import (MultiModalPad, MultiModalRandomCrop,
                         MultiModalRandomFlip, MultiModalRandomResize,
                         MultiModalRandomRotate, MultiModalResize)
 from .loading import LoadMultiModalImages
+from .noise import MultiModalNoiseInjection
 from .photometric import RGBPhotoMetricDistortion
 from .seg_loading import LoadMultiModalAnnotations
 
@@ -12,5 +13,6 @@ __all__ = [
     'LoadMultiModalImages', 'LoadMultiModalAnnotations', 'MultiModalResize',
     'MultiModalRandomResize', 'MultiModalRandomCrop', 'MultiModalRandomFlip',
     'MultiModalRandomRotate', 'MultiModalPad', 'RGBPhotoMetricDistortion',
-    'PackMultiModalSegInputs', 'PackMultiModalClsInputs'
+    'PackMultiModalSegInputs', 'PackMultiModalClsInputs',
+    'MultiModalNoiseInjection'
 ]

@@ -3,8 +3,11 @@ from .early_fusion_resnet import EarlyFusionResNet
 from .mask_utils import (check_modality_mask, host_modality_mask,
                          scatter_rows)
 from .multi_branch_resnet import MultiBranchResNet
+from .udml_backbone import (NoiseUncertaintyEstimator, UDMLBackbone,
+                            udml_fusion_weights)
 
 __all__ = [
     'EarlyFusionResNet', 'MultiBranchResNet', 'check_modality_mask',
-    'host_modality_mask', 'scatter_rows'
+    'host_modality_mask', 'scatter_rows', 'UDMLBackbone',
+    'NoiseUncertaintyEstimator', 'udml_fusion_weights'
 ]
