@@ -11,6 +11,10 @@ runner's progress before every training iteration (or epoch):
   pipeline (levels are 1 and nothing is corrupted before it);
 - ``weights_begin``: ``UDMLBackbone.set_weights_active`` (w = 1 before it).
 
+With ``by_epoch=False`` the noise switch for iteration i is set after
+iteration i - 1 (mmengine's loop loads a batch before ``before_train_iter``)
+and before training (a resumed run's first batch).
+
 Both are functions of the progress only (no state of the hook), so a
 resumed run sets them exactly as an uninterrupted one would; the backbone's
 flag is also a buffer of the checkpoint.
@@ -103,6 +107,7 @@ class UDMLSwitchHook(Hook):
                 f'UDMLSwitchHook: with num_workers={workers} the switch '
                 'reaches the workers only at the next epoch; use '
                 'by_epoch=True (or num_workers=0)')
+        self.apply(runner, runner.epoch if self.by_epoch else runner.iter)
 
     def apply(self, runner, progress: int) -> None:
         """Set both switches for ``progress`` (iteration or epoch)."""
@@ -119,6 +124,17 @@ class UDMLSwitchHook(Hook):
         if self.by_epoch:
             self.apply(runner, runner.epoch)
 
-    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+    # Iterations: mmengine's loop loads iteration i's batch *before*
+    # ``before_train_iter(i)``, so the noise switch for iteration i is set
+    # after iteration i - 1 (and, for the first one, before training,
+    # which also covers a resumed run); the weights act in the step itself.
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
         if not self.by_epoch:
-            self.apply(runner, runner.iter)
+            self.apply(runner, runner.iter + 1)
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if not self.by_epoch and self.weights_begin is not None:
+            on = runner.iter >= self.weights_begin
+            for bb in _udml_backbones(runner.model):
+                bb.set_weights_active(on)
