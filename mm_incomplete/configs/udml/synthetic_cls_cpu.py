@@ -39,6 +39,7 @@ train_pipeline = [
         enabled=False),
     dict(type='PackMultiModalClsInputs'),
 ]
+# no workers: the noise switch acts at exactly `noise_begin`
 train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,

@@ -49,8 +49,8 @@ train_pipeline = [
     dict(type='MultiModalPad', size=crop_size),
     dict(type='PackMultiModalSegInputs'),
 ]
-# no workers: the iteration-based noise switch must reach the pipeline at
-# once (UDMLSwitchHook refuses workers with by_epoch=False)
+# no workers: the noise switch acts at exactly `noise_begin` (with workers
+# it would come after their prefetched batches)
 train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,

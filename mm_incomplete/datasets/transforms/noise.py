@@ -22,10 +22,14 @@ The levels go to ``results['noise_level']`` = ``{modality: l}`` (packed into
 the sample's metainfo), where :class:`UDMLLoss` reads them.
 
 Randomness comes from a ``numpy.random.Generator`` the transform owns,
-never numpy's, Python's or torch's global generators. In a dataloader
+never numpy's, Python's or torch's global generators. ``enabled`` lives in
+shared memory, so dataloader workers see a switch made in the main process
+(after the batches they had already prefetched). In a dataloader
 worker it is re-derived from (seed, the worker's torch seed), which differs
 per worker and per epoch, so workers never repeat each other's draws.
 """
+import copy
+import multiprocessing
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -85,10 +89,27 @@ class MultiModalNoiseInjection(BaseTransform):
                     f'MultiModalNoiseInjection.fixed_levels[{name!r}] = '
                     f'{level!r}: the modality must be in {self.modalities} '
                     f'and the level in 1..{self.max_level}')
-        self.enabled = bool(enabled)
+        # shared memory: dataloader workers (forked before the switch) see
+        # the switch made in the main process a few prefetched batches later
+        self._enabled = multiprocessing.RawValue('b', bool(enabled))
         self.seed = np.random.SeedSequence(seed).entropy
         self.rng = np.random.default_rng(self.seed)
         self._worker_seed = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._enabled.value)
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self._enabled.value = bool(value)
+
+    def __deepcopy__(self, memo):
+        new = copy.copy(self)
+        new._enabled = multiprocessing.RawValue('b', self.enabled)
+        new.rng = copy.deepcopy(self.rng, memo)
+        new.fixed_levels = dict(self.fixed_levels)
+        return new
 
     def _generator(self) -> np.random.Generator:
         import torch.utils.data as tud

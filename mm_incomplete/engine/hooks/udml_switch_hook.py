@@ -19,10 +19,10 @@ Both are functions of the progress only (no state of the hook), so a
 resumed run sets them exactly as an uninterrupted one would; the backbone's
 flag is also a buffer of the checkpoint.
 
-Dataloader workers hold copies of the pipeline: the switch reaches them
-when they are created, i.e. at the next pass over the data. The hook
-therefore refuses ``persistent_workers`` with workers, and counts
-``noise_begin`` in epochs (``by_epoch``) when the loader has workers.
+Dataloader workers hold copies of the pipeline, but the transform's
+``enabled`` flag is in shared memory: they see the switch after the batches
+they had already prefetched (``num_workers x prefetch_factor``; none
+without workers, as in the CPU configs).
 """
 from typing import List, Optional
 
@@ -96,17 +96,12 @@ class UDMLSwitchHook(Hook):
             raise ValueError('UDMLSwitchHook.noise_begin is set but the '
                              'training pipeline has no '
                              'MultiModalNoiseInjection')
-        workers = getattr(loader, 'num_workers', 0)
-        if workers and getattr(loader, 'persistent_workers', False):
+        loop = getattr(runner, 'train_loop', None)
+        if self.by_epoch and type(loop).__name__ == 'IterBasedTrainLoop':
             raise ValueError(
-                'UDMLSwitchHook: train_dataloader.persistent_workers=True '
-                f'with num_workers={workers} would never see the noise '
-                'switch; set persistent_workers=False')
-        if workers and not self.by_epoch:
-            raise ValueError(
-                f'UDMLSwitchHook: with num_workers={workers} the switch '
-                'reaches the workers only at the next epoch; use '
-                'by_epoch=True (or num_workers=0)')
+                'UDMLSwitchHook: by_epoch=True under IterBasedTrainLoop '
+                'would switch only once, before training; count '
+                'iterations (by_epoch=False)')
         self.apply(runner, runner.epoch if self.by_epoch else runner.iter)
 
     def apply(self, runner, progress: int) -> None:

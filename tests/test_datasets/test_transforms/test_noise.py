@@ -107,3 +107,29 @@ def test_errors_name_the_option():
         MultiModalNoiseInjection(fixed_levels=dict(rgb=12))
     with pytest.raises(KeyError, match='ir'):
         MultiModalNoiseInjection(modalities=['ir'])(_results())
+
+
+class _Loads(torch.utils.data.Dataset):
+    def __init__(self, transform):
+        self.t = transform
+
+    def __len__(self):
+        return 10**6
+
+    def __getitem__(self, i):
+        return self.t(_results())['noise_level']['rgb']
+
+
+def test_switch_reaches_dataloader_workers_and_deepcopy_is_independent():
+    import copy
+    t = MultiModalNoiseInjection(enabled=False, clean_prob=0.0, seed=0)
+    loader = torch.utils.data.DataLoader(_Loads(t), batch_size=4,
+                                         num_workers=2, prefetch_factor=1)
+    it = iter(loader)
+    assert all(next(it).eq(1).all() for _ in range(2))
+    t.enabled = True   # in the main process, after the workers started
+    later = torch.cat([next(it) for _ in range(6)])
+    assert (later > 1).any()   # after the prefetched batches
+    twin = copy.deepcopy(t)
+    twin.enabled = False
+    assert t.enabled and not twin.enabled

@@ -18,6 +18,7 @@ from _tiny_runs import build_runner, ckpt, tiny_config
 
 
 def _fake_runner(workers=0, persistent=False):
+    """A runner whose train loop is not IterBasedTrainLoop (epoch-based)."""
     noise = MultiModalNoiseInjection(enabled=False, seed=0)
     inner = SimpleNamespace(pipeline=SimpleNamespace(transforms=[noise]))
     dataset = SimpleNamespace(dataset=inner)  # a wrapped dataset
@@ -57,14 +58,13 @@ def test_switches_follow_progress_only():
 
 def test_refusals_name_the_option():
     runner, _, _ = _fake_runner(workers=2, persistent=True)
-    with pytest.raises(ValueError, match='persistent_workers'):
+    runner.train_loop = type('IterBasedTrainLoop', (), {})()
+    with pytest.raises(ValueError, match='by_epoch=True under Iter'):
         UDMLSwitchHook(noise_begin=1, by_epoch=True).before_train(runner)
-    runner, _, _ = _fake_runner(workers=2)
-    with pytest.raises(ValueError, match='by_epoch'):
-        UDMLSwitchHook(noise_begin=1).before_train(runner)
+    UDMLSwitchHook(noise_begin=1).before_train(runner)  # workers are fine
     runner.train_dataloader.dataset = SimpleNamespace(pipeline=None)
     with pytest.raises(ValueError, match='no MultiModalNoiseInjection'):
-        UDMLSwitchHook(noise_begin=1, by_epoch=True).before_train(runner)
+        UDMLSwitchHook(noise_begin=1).before_train(runner)
     runner.model = torch.nn.Linear(1, 1)
     with pytest.raises(ValueError, match='no UDMLBackbone'):
         UDMLSwitchHook(weights_begin=1).before_train(runner)
