@@ -135,3 +135,24 @@ def test_seg_config_trains_a_step():
     assert model.backbone.backbone.branches['depth'].conv1.weight.grad \
         .abs().sum() > 0
     assert torch.all(model.backbone.reliance != 1)  # both updated
+
+
+def test_nyud_config_builds_the_paper_setting():
+    cfg = Config.fromfile('configs/udml/nyud_rgbd.py')
+    bb = cfg.model.backbone
+    assert bb.type == 'UDMLBackbone' and bb.backbone.depth == 50
+    assert bb.backbone.type == 'MultiBranchResNet' and \
+        bb.backbone.feedback is None
+    assert cfg.model.data_preprocessor.train_sampler.type == 'ModDrop'
+    assert cfg.optim_wrapper.clip_grad.max_norm == 40
+    hook = cfg.custom_hooks[0]
+    assert (hook.noise_begin, hook.weights_begin) == (15000, 18000)
+    assert cfg.train_cfg.max_iters == 30000
+    names = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    assert names.index('MultiModalNoiseInjection') < \
+        names.index('MultiModalPad')
+    init_default_scope('mmseg')
+    cfg.model.backbone.backbone.update(depth=18, base_channels=8)
+    cfg.model.decode_head.update(in_channels=[8, 16, 32, 64], channels=16)
+    model = SEG_MODELS.build(cfg.model)
+    assert model.backbone.embeddings['rgb'].in_channels == 64
