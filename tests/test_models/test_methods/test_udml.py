@@ -156,3 +156,50 @@ def test_nyud_config_builds_the_paper_setting():
     cfg.model.decode_head.update(in_channels=[8, 16, 32, 64], channels=16)
     model = SEG_MODELS.build(cfg.model)
     assert model.backbone.embeddings['rgb'].in_channels == 64
+
+
+@pytest.mark.parametrize('task', ['seg', 'cls'])
+def test_udml_training_step_reads_nothing_from_the_device(task):
+    from _sync_guard import HostSyncGuard
+    from _tiny import LAYOUT, cls_model, seg_model
+    pre = dict(modalities=LAYOUT, mean=dict(rgb=[120.] * 3, depth=[3.]),
+               std=dict(rgb=[60.] * 3, depth=[1.]),
+               train_sampler=dict(type='ModDrop', drop_prob=0.5, seed=0))
+    torch.manual_seed(0)
+    inner = dict(type='MultiBranchResNet', modalities=LAYOUT, depth=18,
+                 base_channels=8)
+    levels = [dict(noise_level=dict(rgb=1 + i, depth=11 - i))
+              for i in range(6)]
+    methods = dict(udml=dict(type='UDMLLoss'))
+    if task == 'seg':
+        model = seg_model(
+            backbone=dict(type='UDMLBackbone', backbone=inner, hidden=8),
+            method_losses=methods, data_preprocessor=dict(
+                pre, type='MultiModalSegDataPreProcessor', size=(32, 32)))
+        samples = [SegDataSample(gt_sem_seg=PixelData(
+            data=torch.randint(4, (1, 32, 32))), metainfo=dict(
+                img_shape=(32, 32), ori_shape=(32, 32), **lv))
+            for lv in levels]
+    else:
+        model = cls_model(
+            backbone=dict(type='UDMLBackbone', hidden=8,
+                          backbone=dict(inner, out_indices=(3, ))),
+            method_losses=methods, data_preprocessor=pre)
+        samples = [DataSample(metainfo=lv).set_gt_label(i % 4)
+                   for i, lv in enumerate(levels)]
+    batch = dict(inputs=[torch.rand(4, 32, 32) * 255 for _ in range(6)],
+                 data_samples=samples)
+    model.train()
+    model.backbone.set_weights_active(True)
+
+    def step():
+        data = model.data_preprocessor(batch, True)
+        losses = model.loss(data['inputs'], data['data_samples'])
+        _total(losses).backward()
+        return losses
+
+    step()
+    with HostSyncGuard(model) as guard:
+        losses = step()
+    assert guard.ours == [], '\n'.join(guard.ours)
+    assert 'loss_estimator' in losses
