@@ -6,13 +6,14 @@ from .geometric import (MultiModalPad, MultiModalRandomCrop,
                         MultiModalRandomRotate, MultiModalResize)
 from .loading import LoadMultiModalImages
 from .noise import MultiModalNoiseInjection
-from .photometric import RGBPhotoMetricDistortion
+from .photometric import RGBPhotoMetricDistortion, RGBRandomHSV
 from .seg_loading import LoadMultiModalAnnotations
 
 __all__ = [
     'LoadMultiModalImages', 'LoadMultiModalAnnotations', 'MultiModalResize',
     'MultiModalRandomResize', 'MultiModalRandomCrop', 'MultiModalRandomFlip',
     'MultiModalRandomRotate', 'MultiModalPad', 'RGBPhotoMetricDistortion',
+    'RGBRandomHSV',
     'PackMultiModalSegInputs', 'PackMultiModalClsInputs',
     'MultiModalNoiseInjection'
 ]

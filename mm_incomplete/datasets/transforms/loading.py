@@ -3,16 +3,24 @@
 Shorthand: M modalities, C stacked channels (sum over modalities), H x W
 spatial size.
 
-Units after loading (see ``docs/conventions.md``):
+Each modality is decoded by its kind (``ModalityLayout.kind``: declared in
+the layout, e.g. ``'ir:1:other'``, or inferred from the names ``rgb``,
+``depth``, ``hha``, ``ir``), not by its name. Units after loading (see
+``docs/conventions.md``):
 
-- colour-like modalities (``rgb``, ``hha``, ``ir``, ...): 8-bit files, values
-  0..255 as float32, colour channels in **RGB** order;
-- depth modalities: single-channel uint16 files (PNG) divided by
+- ``colour`` and ``other`` modalities (RGB, HHA, IR, 8-bit depth
+  visualisations): 8-bit files, values 0..255 as float32, colour channels in
+  **RGB** order;
+- ``depth`` modalities: single-channel uint16 files (PNG) divided by
   ``depth_scale`` (1000 for our millimetre PNGs) give **metres**; float files
   (``.npy``, 32-bit TIFF) are divided by ``depth_scale`` too, so float depth
   in metres needs ``depth_scale=1``. A wrong unit is caught: the median of the
   valid depths of every file must lie in ``depth_median_range`` (0.05 to 50 m
   by default), or the error names the file, the median and the scale.
+
+The kinds the sample was loaded with are written to
+``results['modality_kinds']``; the geometric and photometric transforms
+follow them.
 
 Depth hole policy: 0 means "no measurement" and stays 0. Non-finite values
 (NaN, +-inf) and negative values in float files become holes (0); with
@@ -38,15 +46,20 @@ class LoadMultiModalImages(BaseTransform):
 
     Added keys: ``img`` (H, W, C) float32, ``img_path`` (the RGB file, or the
     first modality's), ``img_shape``, ``ori_shape``, ``modalities`` (names in
-    layout order), ``modality_channels`` (channel counts in layout order).
+    layout order), ``modality_channels`` (channel counts in layout order),
+    ``modality_kinds`` (kinds in layout order).
 
     Args:
-        modalities (dict | str | ModalityLayout): the layout, e.g.
-            ``dict(rgb=3, depth=1)``.
-        depth_modalities (Sequence[str], optional): modalities decoded as
-            depth (metres). Defaults to ``('depth',)`` when the layout has a
-            ``depth`` modality. Set to ``()`` for datasets whose depth
-            is an 8-bit visualisation (e.g. CASIA-SURF).
+        modalities (dict | str | list | ModalityLayout): the layout, e.g.
+            ``dict(rgb=3, depth=1)`` or ``'rgb:3,depth:1:other'``. Optional
+            when the dataset fills it in (the multi-modal datasets give
+            their ``modalities`` to a loading step that has none).
+        depth_modalities (Sequence[str], optional): deprecated override of
+            the kinds: the modalities decoded as depth (metres), every other
+            one is decoded as an 8-bit map (kind ``other`` unless it is
+            ``colour``). ``None`` (default): the layout's ``depth``-kind
+            modalities. Prefer declaring the kind in the layout
+            (``'depth:1:other'`` for CASIA-SURF's 8-bit depth).
         depth_scale (float): file units per metre (1000 for millimetre PNGs).
         max_depth (float, optional): depths beyond this (metres) become holes.
         depth_median_range (tuple[float, float], optional): plausible range
@@ -73,16 +86,22 @@ class LoadMultiModalImages(BaseTransform):
     """
 
     def __init__(self,
-                 modalities,
+                 modalities=None,
                  depth_modalities: Optional[Sequence[str]] = None,
                  depth_scale: float = 1000.0,
                  max_depth: Optional[float] = None,
                  depth_median_range: Optional[Sequence[float]] = (0.05, 50.0),
                  to_gray: Sequence[str] = (),
                  backend_args: Optional[dict] = None):
+        if modalities is None:
+            raise ValueError(
+                'LoadMultiModalImages needs `modalities` (the layout, e.g. '
+                "'rgb:3,depth:1'); in a dataset's pipeline the dataset fills "
+                'it in from its own `modalities`')
         self.layout = ModalityLayout(modalities, 'modalities')
+        kinds = self.layout.kinds  # raises for a name without a kind
         if depth_modalities is None:
-            depth_modalities = [n for n in ('depth', ) if n in self.layout]
+            depth_modalities = self.layout.names_of_kind('depth')
         for opt, names in (('depth_modalities', depth_modalities),
                            ('to_gray', to_gray)):
             if isinstance(names, str):
@@ -99,6 +118,11 @@ class LoadMultiModalImages(BaseTransform):
         if not depth_scale > 0:
             raise ValueError(f'`depth_scale` must be > 0, got {depth_scale}')
         self.depth_modalities = tuple(depth_modalities)
+        # the kinds this loader decodes with (the override applied)
+        self.kinds = tuple(
+            'depth' if n in self.depth_modalities else
+            ('other' if k == 'depth' else k)
+            for n, k in zip(self.layout.names, kinds))
         self.depth_scale = float(depth_scale)
         self.max_depth = max_depth
         if depth_median_range is not None:
@@ -113,8 +137,37 @@ class LoadMultiModalImages(BaseTransform):
         self.backend_args = backend_args
 
     # -- per-modality decoding ------------------------------------------
+    def decode_modality(self, name: str, source) -> np.ndarray:
+        """One modality from a file path or an array: (H, W, C_m) float32.
+
+        An array is taken as the decoded content of that modality's file
+        (colour images in **RGB** order, uint8; depth uint16 or float in
+        units of ``1 / depth_scale`` m), so it passes the same checks and
+        unit conversion as a file does. Used by
+        :class:`mm_incomplete.apis.MultiModalInferencer`.
+        """
+        if name not in self.layout.names:
+            raise KeyError(f'{name!r} is not a modality of '
+                           f'{list(self.layout.names)}')
+        if isinstance(source, np.ndarray):
+            raw, where = np.ascontiguousarray(source), '(array input)'
+            if raw.ndim not in (2, 3):
+                raise ValueError(f'{name!r} array has shape {raw.shape}; '
+                                 'expected (H, W) or (H, W, C)')
+        else:
+            where = str(source)
+            raw = read_image(where, f'{name!r}', self.backend_args)
+        if name in self.depth_modalities:
+            return self._depth_from(raw, where, name)
+        channels = self.layout.channels[self.layout.index(name)]
+        return self._8bit_from(raw, where, name, channels)
+
     def _load_depth(self, path: str, name: str) -> np.ndarray:
         raw = read_image(path, f'{name!r}', self.backend_args)
+        return self._depth_from(raw, path, name)
+
+    def _depth_from(self, raw: np.ndarray, path: str,
+                    name: str) -> np.ndarray:
         if raw.ndim == 3 and raw.shape[2] == 1:
             raw = raw[..., 0]
         if raw.ndim != 2 or not (raw.dtype == np.uint16
@@ -156,6 +209,10 @@ class LoadMultiModalImages(BaseTransform):
 
     def _load_8bit(self, path: str, name: str, channels: int) -> np.ndarray:
         img = read_image(path, f'{name!r}', self.backend_args)
+        return self._8bit_from(img, path, name, channels)
+
+    def _8bit_from(self, img: np.ndarray, path: str, name: str,
+                   channels: int) -> np.ndarray:
         if img.dtype != np.uint8:
             raise ValueError(f'{name!r} file {path} is {describe(img)}; '
                              f'expected an 8-bit image with {channels} '
@@ -205,12 +262,13 @@ class LoadMultiModalImages(BaseTransform):
         results['img_path'] = paths.get('rgb', paths[self.layout.names[0]])
         results['modalities'] = self.layout.names
         results['modality_channels'] = self.layout.channels
+        results['modality_kinds'] = self.kinds
         results['modality_paths'] = {n: paths[n] for n in self.layout.names}
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(modalities={self.layout!r}, '
-                f'depth_modalities={self.depth_modalities}, '
+                f'kinds={self.kinds}, '
                 f'depth_scale={self.depth_scale:g}, '
                 f'max_depth={self.max_depth}, '
                 f'depth_median_range={self.depth_median_range}, '

@@ -2,6 +2,8 @@
 noise prior, the single-modality CE on the fused head under m alone, the
 reliance EMA against a hand computation, missing levels as an error; the
 synthetic seg and cls configs build and train a step."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -152,9 +154,9 @@ def test_nyud_config_builds_the_paper_setting():
     assert names.index('MultiModalNoiseInjection') < \
         names.index('MultiModalPad')
     init_default_scope('mmseg')
-    cfg.model.backbone.backbone.update(depth=18, base_channels=8)
-    cfg.model.decode_head.update(in_channels=[8, 16, 32, 64], channels=16)
-    model = SEG_MODELS.build(cfg.model)
+    small = dict(bb, backbone=dict(bb.backbone, depth=18, base_channels=8,
+                                   norm_cfg=dict(type='BN'), init_cfg=None))
+    model = SimpleNamespace(backbone=SEG_MODELS.build(small))
     assert model.backbone.embeddings['rgb'].in_channels == 64
 
 
