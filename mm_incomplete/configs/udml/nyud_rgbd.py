@@ -1,7 +1,7 @@
 # UDML on NYUDv2 (40 classes), the papers' setting of the multi-branch
 # ModDrop baseline (baselines/multi_branch_moddrop_nyud_rgbd.py): two
 # ResNet-50 branches (parallel form, masked SE-mean fusion at every stage),
-# UPerHead, 480 x 640, batch 8, SGD Nesterov lr 0.01, 300 epochs of 100
+# the baseline's decoder, initialisation and loss, 480 x 640, batch 8, SGD Nesterov lr 0.01, 300 epochs of 100
 # iterations, one-cycle. UDMLBackbone adds a probabilistic embedding and a
 # noise-level estimator per modality on the last stage (2048 channels) and
 # scales every stage's per-modality feature by (1 + w_bm) before fusion.
