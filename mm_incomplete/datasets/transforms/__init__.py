@@ -5,6 +5,7 @@ from .geometric import (MultiModalPad, MultiModalRandomCrop,
                         MultiModalRandomFlip, MultiModalRandomResize,
                         MultiModalRandomRotate, MultiModalResize)
 from .loading import LoadMultiModalImages
+from .noise import MultiModalNoiseInjection
 from .photometric import RGBPhotoMetricDistortion, RGBRandomHSV
 from .seg_loading import LoadMultiModalAnnotations
 
@@ -13,5 +14,6 @@ __all__ = [
     'MultiModalRandomResize', 'MultiModalRandomCrop', 'MultiModalRandomFlip',
     'MultiModalRandomRotate', 'MultiModalPad', 'RGBPhotoMetricDistortion',
     'RGBRandomHSV',
-    'PackMultiModalSegInputs', 'PackMultiModalClsInputs'
+    'PackMultiModalSegInputs', 'PackMultiModalClsInputs',
+    'MultiModalNoiseInjection'
 ]

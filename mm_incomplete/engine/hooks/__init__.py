@@ -6,3 +6,4 @@ from .loss_scale_warmup_hook import LossScaleWarmupHook  # noqa: F401
 from .non_finite_loss_hook import NonFiniteLossHook  # noqa: F401
 from .weak_combination_mining_hook import WeakCombinationMiningHook  # noqa: F401,E501
 from .duc_split_hook import DUCSplitHook  # noqa: F401
+from .udml_switch_hook import UDMLSwitchHook  # noqa: F401

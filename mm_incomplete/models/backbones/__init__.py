@@ -5,9 +5,12 @@ from .mask_utils import (check_modality_mask, host_modality_mask,
                          scatter_rows)
 from .multi_branch_backbone import MultiBranchBackbone
 from .multi_branch_resnet import MultiBranchResNet
+from .udml_backbone import (NoiseUncertaintyEstimator, UDMLBackbone,
+                            udml_fusion_weights)
 
 __all__ = [
     'BranchRows', 'EarlyFusionResNet', 'MultiBranchBackbone',
     'MultiBranchResNet', 'check_modality_mask', 'host_modality_mask',
-    'plan_branch_rows', 'scatter_rows'
+    'plan_branch_rows', 'scatter_rows',
+    'UDMLBackbone', 'NoiseUncertaintyEstimator', 'udml_fusion_weights'
 ]

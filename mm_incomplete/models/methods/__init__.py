@@ -5,11 +5,12 @@ from .combination_regularizer import (MINING_SCORES, CombinationRegularizer,
 from .probabilistic_embedding_kl import ProbabilisticEmbeddingKL
 from .duc_loss import DUCLoss, discriminative_dims, duc_pair_loss
 from .record import ForwardRecord
+from .udml_loss import UDMLLoss, gaussian_kl, noise_levels
 from .unimodal_losses import SharedHeadLoss, UnimodalTaskLoss
 
 __all__ = [
     'BaseMethodLoss', 'ForwardRecord', 'ProbabilisticEmbeddingKL',
     'CombinationRegularizer', 'MINING_SCORES', 'embedding_variance_score',
     'DUCLoss', 'discriminative_dims', 'duc_pair_loss', 'SharedHeadLoss',
-    'UnimodalTaskLoss'
+    'UnimodalTaskLoss', 'UDMLLoss', 'gaussian_kl', 'noise_levels'
 ]

@@ -9,7 +9,7 @@ training step and passes it to each of its ``method_losses``; no method loss
 recomputes what the forward already has.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 
@@ -50,6 +50,10 @@ class ForwardRecord:
             into forward + loss.
         modal_logits (dict[str, Tensor], optional): late fusion only,
             ``{modality: logits}`` of each modality's head.
+        logits_under (callable, optional): ``f(host_mask (B, M)) ->
+            logits`` of the fused head under another mask, reusing this
+            step's per-modality features (parallel-form backbones with
+            early/mid fusion; e.g. UDML's single-modality logits).
         extras (dict): anything else a module of the forward contributes,
             e.g. ``'embedding_stats'`` (list of :class:`GaussianEmbedding`
             from :class:`ProbabilisticEmbeddingNeck`).
@@ -75,6 +79,7 @@ class ForwardRecord:
     head_logits: Optional[torch.Tensor] = None
     modal_logits: Optional[Dict[str, torch.Tensor]] = None
     extras: Dict[str, Any] = field(default_factory=dict)
+    logits_under: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
 
     def __post_init__(self):
         if self.task not in TASKS:

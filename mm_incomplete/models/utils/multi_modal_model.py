@@ -239,6 +239,16 @@ class MultiModalModelMixin:
             record.modal_feats = {}
             record.fused_feats = backbone(inputs, host,
                                           modal_feats=record.modal_feats)
+            extras = getattr(backbone, 'forward_extras', None)
+            if extras is not None:  # what the backbone's pass recorded
+                record.extras.update(extras())
+            feats = record.modal_feats
+
+            def logits_under(mask: torch.Tensor) -> torch.Tensor:
+                return self._head_logits(
+                    self._neck(backbone.fuse(feats, mask))[0])
+
+            record.logits_under = logits_under
         else:
             record.fused_feats = backbone(inputs, host)
         record.neck_feats, extras = self._neck(record.fused_feats)
