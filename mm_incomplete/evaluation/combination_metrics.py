@@ -166,7 +166,8 @@ def make_record(per_combination: PerCombination, stage: str,
                       "mean": {"mIoU": 35.0, ...}},
           "modalities": {"rgb": 3, "depth": 1},
           ... any ``info``: "model", "config", "experiment", "checkpoint",
-              "epoch", "iter", "num_samples", "timestamp"
+              "epoch", "iter", "num_samples", "timestamp", "method_state"
+              (the loops: ``{selector path: [selected combinations]}``)
         }
 
     Args:

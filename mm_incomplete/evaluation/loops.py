@@ -35,6 +35,7 @@ from mmengine.runner.loops import (EpochBasedTrainLoop, _parse_losses,
 from torch.utils.data import DataLoader
 
 from mm_incomplete.modality import ModalityLayout
+from mm_incomplete.models.utils import selection_state
 from .combination_evaluator import CombinationEvaluator
 from .combination_metrics import (dump_record, flatten_metrics,
                                   format_table, make_record, with_mean)
@@ -117,6 +118,10 @@ class _MultiCombinationLoop(BaseLoop):
             f'({len(self.names)} combinations, '
             f'{time.perf_counter() - start:.1f} s):\n'
             + format_table(per_combination), logger='current')
+        state = self.method_state()
+        if state:
+            print_log(f'mined method state of the evaluated model: {state}',
+                      logger='current')
         metrics = flatten_metrics(per_combination)
         if self.losses:
             metrics.update(_parse_losses(self.losses, stage))
@@ -165,6 +170,11 @@ class _MultiCombinationLoop(BaseLoop):
         return osp.join(self.runner.log_dir,
                         f'combination_metrics_{self.stage}{tag}.json')
 
+    def method_state(self) -> dict:
+        """What the evaluated model's methods mined (selected combinations,
+        restored from the checkpoint), reported with the metrics."""
+        return selection_state(unwrap(self.runner.model))
+
     def _write_json(self, per_combination) -> str:
         runner = self.runner
         cfg = getattr(runner, 'cfg', None)
@@ -179,6 +189,7 @@ class _MultiCombinationLoop(BaseLoop):
             num_samples=len(self.dataloader.dataset),
             report_combination=self.report_name,
             timestamp=runner.timestamp,
+            method_state=self.method_state(),
             **self._progress())
         path = dump_record(record, self.json_path())
         print_log(f'per-combination metrics written to {path}',

@@ -6,3 +6,5 @@ from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .segmentors import *  # noqa: F401,F403
+from .late_fusion import *  # noqa: F401,F403
+from .methods import *  # noqa: F401,F403

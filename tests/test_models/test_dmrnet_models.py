@@ -1,5 +1,8 @@
-"""DMRNetEncoderDecoder and DMRNetImageClassifier: the embedding in the
-forward paths, the three loss terms, mining, checkpoints."""
+"""DMRNet as plug-ins on the task models (ProbabilisticEmbeddingNeck,
+CombinationRegularizer, ProbabilisticEmbeddingKL): the embedding in the
+forward paths, the three loss terms, mining, checkpoints, shipped configs.
+(Equality with the pre-plug-in formulation:
+test_methods/test_dmrnet.py.)"""
 import pytest
 import torch
 from mmengine.structures import PixelData
@@ -19,19 +22,21 @@ def _seg_cfg(combinations=('depth', )):
     fcn = dict(type='FCNHead', in_channels=64, in_index=3, channels=16,
                num_convs=1, num_classes=4, dropout_ratio=0)
     return dict(
-        type='DMRNetEncoderDecoder',
+        type='MultiModalEncoderDecoder',
         _scope_='mmseg',
         backbone=dict(type='MultiBranchResNet', modalities=LAYOUT, depth=18,
                       base_channels=8),
         neck=dict(type='ProbabilisticEmbeddingNeck',
                   in_channels=[8, 16, 32, 64], in_index=-1),
         decode_head=fcn,
-        auxiliary_head=dict(
-            type='CombinationRegularizerSegHead', modalities=LAYOUT,
-            combinations=None if combinations is None else list(combinations),
-            head=dict(fcn, loss_decode=dict(type='CrossEntropyLoss',
-                                            loss_weight=0.5))),
-        kl_loss=dict(type='GaussianKLLoss', loss_weight=1e-3),
+        method_losses=dict(
+            hard_combination=dict(
+                type='CombinationRegularizer', modalities=LAYOUT,
+                combinations=None if combinations is None else
+                list(combinations), mining_score='embedding_variance',
+                head=dict(fcn, loss_decode=dict(type='CrossEntropyLoss',
+                                                loss_weight=0.5))),
+            kl=dict(type='ProbabilisticEmbeddingKL', loss_weight=1e-3)),
         test_cfg=dict(mode='whole'))
 
 
@@ -92,7 +97,7 @@ def test_seg_samples_only_in_training_and_predicts_every_combination():
 def test_seg_mining_feeds_the_selector_and_survives_state_dict():
     torch.manual_seed(0)
     model = SEG_MODELS.build(_seg_cfg(combinations=None))
-    sel = model.auxiliary_head.selector
+    sel = model.method_losses.hard_combination.selector
     inputs, samples = _seg_batch()
     assert model.loss(inputs, samples)['aux.loss_ce'].item() == 0.0
     model.loss(inputs, samples)
@@ -105,31 +110,38 @@ def test_seg_mining_feeds_the_selector_and_survives_state_dict():
     assert len(chosen) == 1 and chosen[0] in ('rgb', 'depth')
     fresh = SEG_MODELS.build(_seg_cfg(combinations=None))
     fresh.load_state_dict(model.state_dict())
-    assert fresh.auxiliary_head.selector.selected_names == chosen
+    assert fresh.method_losses.hard_combination.selector.selected_names == \
+        chosen
 
 
-def test_seg_needs_the_probabilistic_neck():
+def test_seg_kl_needs_the_probabilistic_neck():
     cfg = _seg_cfg()
     cfg['neck'] = None
-    with pytest.raises(TypeError, match='ProbabilisticEmbeddingNeck'):
-        SEG_MODELS.build(cfg)
+    model = SEG_MODELS.build(cfg)
+    inputs, samples = _seg_batch()
+    with pytest.raises(KeyError, match='ProbabilisticEmbeddingNeck'):
+        model.loss(inputs, samples)
 
 
 def _cls_cfg():
     return dict(
-        type='DMRNetImageClassifier',
+        type='MultiModalImageClassifier',
         _scope_='mmpretrain',  # whatever scope an earlier test left current
         backbone=dict(type='MultiBranchResNet', modalities=LAYOUT, depth=18,
                       base_channels=8, out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        probabilistic_embedding=dict(type='ProbabilisticEmbedding',
-                                     in_channels=64),
+        neck=dict(type='SequentialNeck', necks=[
+            dict(type='GlobalAveragePooling'),
+            dict(type='ProbabilisticEmbeddingNeck', in_channels=[64])]),
         head=dict(type='LinearClsHead', num_classes=5, in_channels=64),
-        aux_head=dict(
-            type='CombinationRegularizerClsHead', modalities=LAYOUT,
-            combinations=None,
-            head=dict(type='LinearClsHead', num_classes=5, in_channels=64,
-                      loss=dict(type='CrossEntropyLoss', loss_weight=0.3))),
+        method_losses=dict(
+            hard_combination=dict(
+                type='CombinationRegularizer', modalities=LAYOUT,
+                combinations=None, mining_score='embedding_variance',
+                head=dict(type='LinearClsHead', num_classes=5,
+                          in_channels=64,
+                          loss=dict(type='CrossEntropyLoss',
+                                    loss_weight=0.3))),
+            kl=dict(type='ProbabilisticEmbeddingKL', loss_weight=1e-3)),
         data_preprocessor=dict(modalities=LAYOUT))
 
 
@@ -139,7 +151,7 @@ def test_cls_losses_sampling_mining_and_prediction():
     inputs = torch.rand(4, 4, 32, 32)
     samples = [DataSample().set_gt_label(i) for i in range(4)]
     set_modality_masks(samples, MASK)
-    sel = model.aux_head.selector
+    sel = model.method_losses.hard_combination.selector
     sel.mining = True
     losses = model.loss(inputs, samples)
     assert set(losses) == {'loss', 'aux.loss', 'loss_kl'}
@@ -177,13 +189,16 @@ def test_shipped_configs(name):
         init_default_scope(cfg.default_scope)
         registry = SEG_MODELS if 'seg' in name else CLS_MODELS
         model = registry.build(cfg.model)
-        assert type(model).__name__.startswith('DMRNet')
-        assert model.kl_loss.loss_weight == 1e-3
+        assert type(model).__name__.startswith('MultiModal')
+        assert model.method_losses.kl.loss_weight == 1e-3
+        hard = model.method_losses.hard_combination
+        assert hard.selector.fixed is False and hard.mining_score is not None
     else:  # the papers' setting: depth is hard, regularizers from epoch 11
-        assert cfg.model.auxiliary_head.combinations == ['depth']
-        assert cfg.model.auxiliary_head.head.loss_decode.loss_weight == 0.5
-        assert cfg.model.decode_head.num_classes == \
-            cfg.model.auxiliary_head.head.num_classes
+        hard = cfg.model.method_losses.hard_combination
+        assert hard.combinations == ['depth']
+        assert hard.head.loss_decode.loss_weight == 0.5
+        assert cfg.model.decode_head.num_classes == hard.head.num_classes
+        assert warmup['modules'] == ['method_losses']
         iters_per_epoch = 100 if name == 'nyud_rgbd' else 660
         assert warmup['begin'] == 11 * iters_per_epoch
         assert cfg.train_cfg.max_iters == 300 * iters_per_epoch

@@ -16,12 +16,13 @@ optim_wrapper = dict(clip_grad=dict(_delete_=True, max_norm=20, norm_type=2))
 model = dict(
     data_preprocessor=dict(size={{_base_.crop_size}}),
     decode_head=dict(num_classes={{_base_.num_classes}}),
-    auxiliary_head=dict(
-        combinations=hard_combinations,
-        head=dict(num_classes={{_base_.num_classes}})))
+    method_losses=dict(
+        hard_combination=dict(
+            combinations=hard_combinations,
+            head=dict(num_classes={{_base_.num_classes}}))))
 custom_hooks = [
     dict(
         type='LossScaleWarmupHook',
-        modules=['auxiliary_head', 'kl_loss'],
+        modules=['method_losses'],
         begin=1100),  # epoch 11 x 100 iterations
 ]

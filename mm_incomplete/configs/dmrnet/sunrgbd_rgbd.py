@@ -15,8 +15,10 @@ optim_wrapper = dict(clip_grad=dict(_delete_=True, max_norm=20, norm_type=2))
 model = dict(
     data_preprocessor=dict(size={{_base_.crop_size}}),
     decode_head=dict(num_classes=num_classes),
-    auxiliary_head=dict(
-        combinations=hard_combinations, head=dict(num_classes=num_classes)))
+    method_losses=dict(
+        hard_combination=dict(
+            combinations=hard_combinations,
+            head=dict(num_classes=num_classes))))
 param_scheduler = [
     dict(
         type='OneCycleLR',
@@ -36,6 +38,6 @@ default_hooks = dict(checkpoint=dict(interval=10 * sun_iters_per_epoch))
 custom_hooks = [
     dict(
         type='LossScaleWarmupHook',
-        modules=['auxiliary_head', 'kl_loss'],
+        modules=['method_losses'],
         begin=11 * sun_iters_per_epoch),
 ]

@@ -5,10 +5,10 @@
 #   python tools/analysis/benchmark.py --threads 1 --clock cpu \
 #       --case dmrnet=dmrnet/synthetic_seg_cpu_hard_depth.py
 _base_ = ['./synthetic_seg_cpu.py']
-model = dict(auxiliary_head=dict(combinations=['depth']))
+model = dict(method_losses=dict(hard_combination=dict(combinations=['depth'])))
 custom_hooks = [
     dict(
         type='LossScaleWarmupHook',
-        modules=['auxiliary_head', 'kl_loss'],
+        modules=['method_losses'],
         begin={{_base_.regularizer_begin}}),
 ]

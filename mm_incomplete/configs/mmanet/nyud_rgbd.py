@@ -10,15 +10,16 @@
 # NYUDv2 has only train (795) and test (654) frames; the official code mines
 # on the test split. Here mining reads a held-out validation list carved
 # from train (see configs/mmanet/README.md for the two list files).
-_base_ = ['../baselines/multi_branch_moddrop_nyud_rgbd.py']
+_base_ = [
+    '../baselines/multi_branch_moddrop_nyud_rgbd.py',
+    './_base_/mmanet_seg_distiller.py'
+]
 student = {{_base_.model}}
 teacher = {{_base_.model}}
 num_classes = {{_base_.num_classes}}
 iters_per_epoch = 100
 mining_begin, mining_end = 7 * iters_per_epoch, 10 * iters_per_epoch
 mmanet_begin = 10 * iters_per_epoch  # epoch 11 of 300 (1-based)
-mad = dict(type='MarginAwareDistillLoss', samples='pixel',
-           pool_size=(30, 40), num_splits=2, loss_weight=4.0)
 model = dict(
     _delete_=True,
     type='SegDistiller',
@@ -26,51 +27,30 @@ model = dict(
     teacher=teacher,
     teacher_ckpt='work_dirs/nyud_rgbd_teacher/iter_30000.pth',
     teacher_combination=None,
-    student_recorders=dict(
-        feats='backbone',
-        context='decode_head.bottleneck',
-        skip16=dict(path='backbone', index=2),
-        skip8=dict(path='backbone', index=1)),
-    teacher_recorders=dict(
-        context='decode_head.bottleneck',
-        skip16=dict(path='backbone', index=2),
-        skip8=dict(path='backbone', index=1),
-        logits='decode_head.conv_seg'),
-    aux_heads=dict(
+    student_recorders={{_base_.mmanet_student_recorders}},
+    teacher_recorders={{_base_.mmanet_teacher_recorders}},
+    distill_losses={{_base_.mmanet_distill_losses}},
+    method_losses=dict(
         mar=dict(
-            inputs='student.feats',
+            type='CombinationRegularizer',
+            modalities={{_base_.modalities}},
+            combinations=None,
+            inputs='fused_feats',
+            prefix='mar',
+            # an FCN head on the 1/16 fused feature (as mmseg's auxiliary
+            # heads): BatchNorm works on a sub-batch of one
             head=dict(
-                type='CombinationRegularizerSegHead',
-                modalities={{_base_.modalities}},
-                combinations=None,
-                # an FCN head on the 1/16 fused feature (as mmseg's
-                # auxiliary heads): BatchNorm works on a sub-batch of one
-                head=dict(
-                    type='FCNHead',
-                    in_channels=1024,
-                    in_index=2,
-                    channels=256,
-                    num_convs=1,
-                    concat_input=False,
-                    dropout_ratio=0.1,
-                    num_classes=num_classes,
-                    norm_cfg=dict(type='SyncBN', requires_grad=True),
-                    align_corners=False,
-                    loss_decode=dict(
-                        type='CrossEntropyLoss', loss_weight=0.2))))),
-    distill_losses=dict(
-        loss_mad_context=dict(
-            **mad,
-            inputs=dict(feat_s='student.context', feat_t='teacher.context',
-                        logits_t='teacher.logits')),
-        loss_mad_skip16=dict(
-            **mad,
-            inputs=dict(feat_s='student.skip16', feat_t='teacher.skip16',
-                        logits_t='teacher.logits')),
-        loss_mad_skip8=dict(
-            **mad,
-            inputs=dict(feat_s='student.skip8', feat_t='teacher.skip8',
-                        logits_t='teacher.logits'))))
+                type='FCNHead',
+                in_channels=1024,
+                in_index=2,
+                channels=256,
+                num_convs=1,
+                concat_input=False,
+                dropout_ratio=0.1,
+                num_classes=num_classes,
+                norm_cfg=dict(type='SyncBN', requires_grad=True),
+                align_corners=False,
+                loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.2)))))
 # held-out validation frames (from train) for mining; test stays the test
 train_dataloader = dict(
     dataset=dict(ann_file='splits/train_mmanet.txt'))
@@ -97,5 +77,5 @@ custom_hooks = [
     dict(type='WeakCombinationMiningHook', metric='mIoU',
          begin=mining_begin, end=mining_end),
     dict(type='LossScaleWarmupHook',
-         modules=['aux_heads.mar', 'distill_losses'], begin=mmanet_begin),
+         modules={{_base_.mmanet_warmup_modules}}, begin=mmanet_begin),
 ]

@@ -7,7 +7,10 @@
 #   L = CE + 30 L_MAD + 0.5 L_aux
 #   python tools/train.py configs/mmanet/synthetic_cls_cpu.py \
 #       --cfg-options model.teacher_ckpt=work_dirs/synthetic_cls_teacher_cpu/iter_600.pth
-_base_ = ['../baselines/multi_branch_moddrop_synthetic_cls_cpu.py']
+_base_ = [
+    '../baselines/multi_branch_moddrop_synthetic_cls_cpu.py',
+    './_base_/mmanet_cls_distiller.py'
+]
 student = {{_base_.model}}
 teacher = {{_base_.model}}
 width = 16
@@ -21,29 +24,21 @@ model = dict(
     teacher=teacher,
     teacher_ckpt='work_dirs/synthetic_cls_teacher_cpu/iter_600.pth',
     teacher_combination=None,
-    student_recorders=dict(
-        last_stage=dict(path='backbone', index=-1), pooled='neck'),
-    teacher_recorders=dict(
-        last_stage=dict(path='backbone', index=-1), logits='head.fc'),
-    aux_heads=dict(
+    student_recorders={{_base_.mmanet_student_recorders}},
+    teacher_recorders={{_base_.mmanet_teacher_recorders}},
+    distill_losses={{_base_.mmanet_distill_losses}},
+    method_losses=dict(
         mar=dict(
-            inputs='student.pooled',
+            type='CombinationRegularizer',
+            modalities={{_base_.modalities}},
+            combinations=None,  # mined by WeakCombinationMiningHook
+            inputs='neck_feats',  # the pooled fused vector
+            prefix='mar',
             head=dict(
-                type='CombinationRegularizerClsHead',
-                modalities={{_base_.modalities}},
-                combinations=None,  # mined by WeakCombinationMiningHook
-                head=dict(
-                    type='LinearClsHead',
-                    num_classes=num_classes,
-                    in_channels=8 * width,
-                    loss=dict(type='CrossEntropyLoss', loss_weight=0.5))))),
-    distill_losses=dict(
-        loss_mad=dict(
-            type='MarginAwareDistillLoss', samples='image', num_splits=1,
-            loss_weight=30.0,
-            inputs=dict(feat_s='student.last_stage',
-                        feat_t='teacher.last_stage',
-                        logits_t='teacher.logits'))))
+                type='LinearClsHead',
+                num_classes=num_classes,
+                in_channels=8 * width,
+                loss=dict(type='CrossEntropyLoss', loss_weight=0.5)))))
 # mmengine switches interval when the *next* iteration (runner.iter + 1)
 # reaches a milestone: validations at mining_begin, ..., mining_end
 train_cfg = dict(dynamic_intervals=[(mining_begin, 50),
@@ -52,5 +47,5 @@ custom_hooks = [
     dict(type='WeakCombinationMiningHook', metric='accuracy/top1',
          begin=mining_begin, end=mining_end),
     dict(type='LossScaleWarmupHook',
-         modules=['aux_heads.mar', 'distill_losses'], begin=mmanet_begin),
+         modules={{_base_.mmanet_warmup_modules}}, begin=mmanet_begin),
 ]

@@ -9,15 +9,16 @@
 #   L = L_task + 4.0 L_MAD (3 levels) + 0.2 L_aux
 #   python tools/train.py configs/mmanet/synthetic_seg_cpu.py \
 #       --cfg-options model.teacher_ckpt=work_dirs/synthetic_seg_teacher_cpu/iter_600.pth
-_base_ = ['../baselines/multi_branch_moddrop_synthetic_seg_cpu.py']
+_base_ = [
+    '../baselines/multi_branch_moddrop_synthetic_seg_cpu.py',
+    './_base_/mmanet_seg_distiller.py'
+]
 student = {{_base_.model}}
 teacher = {{_base_.model}}
 width = 16
 num_classes = 9
 mining_begin, mining_end = 100, 200  # validations inside the window
 mmanet_begin = 200  # first iteration with MAD and MAR
-mad = dict(type='MarginAwareDistillLoss', samples='pixel',
-           pool_size=(30, 40), num_splits=2, loss_weight=4.0)
 model = dict(
     _delete_=True,
     type='SegDistiller',
@@ -25,54 +26,31 @@ model = dict(
     teacher=teacher,
     teacher_ckpt='work_dirs/synthetic_seg_teacher_cpu/iter_600.pth',
     teacher_combination=None,  # the teacher sees rgb+depth
-    # ESANet's context output and two skip levels: UPerHead's pyramid
-    # pooling output (1/32) and the fused encoder features at 1/16 and 1/8
-    student_recorders=dict(
-        feats='backbone',
-        context='decode_head.bottleneck',
-        skip16=dict(path='backbone', index=2),
-        skip8=dict(path='backbone', index=1)),
-    teacher_recorders=dict(
-        context='decode_head.bottleneck',
-        skip16=dict(path='backbone', index=2),
-        skip8=dict(path='backbone', index=1),
-        logits='decode_head.conv_seg'),
-    aux_heads=dict(
+    student_recorders={{_base_.mmanet_student_recorders}},
+    teacher_recorders={{_base_.mmanet_teacher_recorders}},
+    distill_losses={{_base_.mmanet_distill_losses}},
+    method_losses=dict(
         mar=dict(
-            inputs='student.feats',
+            type='CombinationRegularizer',
+            modalities={{_base_.modalities}},
+            combinations=None,  # mined by WeakCombinationMiningHook
+            inputs='fused_feats',
+            prefix='mar',
+            # an FCN head on the 1/16 fused feature: its BatchNorm works on
+            # a sub-batch of one selected sample (a pyramid pooling head's
+            # 1x1 branch does not)
             head=dict(
-                type='CombinationRegularizerSegHead',
-                modalities={{_base_.modalities}},
-                combinations=None,  # mined by WeakCombinationMiningHook
-                # an FCN head on the 1/16 fused feature: its BatchNorm works
-                # on a sub-batch of one selected sample (a pyramid pooling
-                # head's 1x1 branch does not)
-                head=dict(
-                    type='FCNHead',
-                    in_channels=4 * width,
-                    in_index=2,
-                    channels=2 * width,
-                    num_convs=1,
-                    concat_input=False,
-                    dropout_ratio=0.1,
-                    num_classes=num_classes,
-                    norm_cfg=dict(type='BN', requires_grad=True),
-                    align_corners=False,
-                    loss_decode=dict(
-                        type='CrossEntropyLoss', loss_weight=0.2))))),
-    distill_losses=dict(
-        loss_mad_context=dict(
-            **mad,
-            inputs=dict(feat_s='student.context', feat_t='teacher.context',
-                        logits_t='teacher.logits')),
-        loss_mad_skip16=dict(
-            **mad,
-            inputs=dict(feat_s='student.skip16', feat_t='teacher.skip16',
-                        logits_t='teacher.logits')),
-        loss_mad_skip8=dict(
-            **mad,
-            inputs=dict(feat_s='student.skip8', feat_t='teacher.skip8',
-                        logits_t='teacher.logits'))))
+                type='FCNHead',
+                in_channels=4 * width,
+                in_index=2,
+                channels=2 * width,
+                num_convs=1,
+                concat_input=False,
+                dropout_ratio=0.1,
+                num_classes=num_classes,
+                norm_cfg=dict(type='BN', requires_grad=True),
+                align_corners=False,
+                loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.2)))))
 # validate every 50 iterations inside the mining window, then at the end
 # mmengine switches interval when the *next* iteration (runner.iter + 1)
 # reaches a milestone: validations at mining_begin, ..., mining_end
@@ -82,5 +60,5 @@ custom_hooks = [
     dict(type='WeakCombinationMiningHook', metric='mIoU',
          begin=mining_begin, end=mining_end),
     dict(type='LossScaleWarmupHook',
-         modules=['aux_heads.mar', 'distill_losses'], begin=mmanet_begin),
+         modules={{_base_.mmanet_warmup_modules}}, begin=mmanet_begin),
 ]

@@ -8,7 +8,9 @@ set and its running per-combination scores in persistent buffers, so both are
 in every checkpoint and a resumed run (inside or after the window) continues
 where it stopped. This hook only says *when*: it sets ``selector.mining``
 during the window (the model then feeds it scores, e.g. DMRNet's mean
-embedding variance per sample) and calls ``selector.finish_mining()`` after
+embedding variance per sample through
+``CombinationRegularizer(mining_score='embedding_variance')``) and calls
+``selector.finish_mining()`` after
 the window's last iteration (or epoch), which selects the candidates with the
 best mean score. The mined names are also written to the checkpoint's
 ``meta['selected_combinations']`` so they can be read without building the
@@ -41,7 +43,7 @@ class CombinationMiningHook(Hook):
         by_epoch (bool): count epochs instead of iterations (needs an
             epoch-based train loop).
         selectors (list[str], optional): dotted names of the selectors to
-            mine (e.g. ``['auxiliary_head.selector']``); ``None``: every
+            mine (e.g. ``['method_losses.0.selector']``); ``None``: every
             selector of the model whose combinations are not fixed.
 
     Example:
@@ -85,9 +87,9 @@ class CombinationMiningHook(Hook):
         if not chosen:
             raise RuntimeError(
                 f'CombinationMiningHook: the model ({type(model).__name__}) '
-                'has no CombinationSelector to mine (e.g. an auxiliary head '
-                'of type CombinationRegularizerSegHead with '
-                f'`combinations=None`); fixed ones: {list(found)}')
+                'has no CombinationSelector to mine (e.g. a method loss of '
+                'type CombinationRegularizer with `combinations=None`); '
+                f'fixed ones: {list(found)}')
         return chosen
 
     def _position(self, runner) -> int:

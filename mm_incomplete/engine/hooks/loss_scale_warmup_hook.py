@@ -1,9 +1,11 @@
 """Hold loss terms off during a warm-up, then ramp them in.
 
 A loss module that supports warm-up exposes a float attribute ``loss_scale``
-(multiplied into its loss, 1 by default): e.g.
+(multiplied into its loss, 1 by default): e.g. every method loss
+(:class:`~mm_incomplete.models.methods.BaseMethodLoss`),
 :class:`~mm_incomplete.models.losses.GaussianKLLoss` and the
-``CombinationRegularizer*Head`` wrappers. Before every training iteration
+``CombinationRegularizer*Head`` wrappers. A named container without the
+attribute (``method_losses``, a ``ModuleList``) stands for its children. Before every training iteration
 this hook sets the attribute of the named submodules from the current
 position, so nothing needs to be saved in checkpoints: a resumed run gets the
 right scale on its first iteration.
@@ -14,6 +16,7 @@ right scale on its first iteration.
 """
 from typing import Optional, Sequence
 
+import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import EpochBasedTrainLoop
@@ -35,8 +38,7 @@ class LossScaleWarmupHook(Hook):
 
     Example:
         >>> custom_hooks = [dict(type='LossScaleWarmupHook',
-        ...                      modules=['auxiliary_head', 'kl_loss'],
-        ...                      begin=1100)]
+        ...                      modules=['method_losses'], begin=1100)]
         >>> LossScaleWarmupHook(['kl_loss'], begin=10, end=20).scale_at(14)
         0.5
     """
@@ -70,16 +72,28 @@ class LossScaleWarmupHook(Hook):
             try:
                 module = model.get_submodule(name)
             except AttributeError:
+                hint = ''
+                if name in ('auxiliary_head', 'kl_loss', 'aux_head') and \
+                        hasattr(model, 'method_losses'):
+                    hint = ('; method plug-ins (DMRNet\'s regularizer and KL '
+                            "term) live in 'method_losses'")
                 raise KeyError(
                     f'LossScaleWarmupHook: the model '
                     f'({type(model).__name__}) has no submodule {name!r} '
-                    '(option `modules`)') from None
-            if not hasattr(module, 'loss_scale'):
+                    f'(option `modules`){hint}') from None
+            if hasattr(module, 'loss_scale'):
+                targets.append(module)
+                continue
+            children = list(module.children()) if isinstance(
+                module, (nn.ModuleList, nn.ModuleDict)) else []
+            if not children or not all(
+                    hasattr(c, 'loss_scale') for c in children):
                 raise TypeError(
                     f'LossScaleWarmupHook: submodule {name!r} '
                     f'({type(module).__name__}) has no `loss_scale` '
-                    'attribute to warm up (option `modules`)')
-            targets.append(module)
+                    'attribute to warm up, nor is it a non-empty container '
+                    'of modules that have one (option `modules`)')
+            targets.extend(children)
         return targets
 
     def before_train(self, runner) -> None:

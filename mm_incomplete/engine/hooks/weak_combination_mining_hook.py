@@ -51,7 +51,7 @@ class WeakCombinationMiningHook(Hook):
             there, before the first training iteration after ``end``).
         by_epoch (bool): positions are epochs, not iterations.
         selectors (list[str], optional): dotted names of the selectors to
-            mine (e.g. ``['aux_heads.mar.selector']``); ``None``: every
+            mine (e.g. ``['method_losses.0.selector']``); ``None``: every
             non-fixed selector in the model.
 
     Example:
@@ -94,8 +94,8 @@ class WeakCombinationMiningHook(Hook):
         if not found:
             raise RuntimeError(
                 'WeakCombinationMiningHook: the model has no selector to '
-                'mine; give an auxiliary head such as '
-                'CombinationRegularizerSegHead with `combinations=None`')
+                'mine; give a method loss such as CombinationRegularizer '
+                'with `combinations=None`')
         return found
 
     def _position(self, runner) -> int:

@@ -17,7 +17,7 @@ from mmseg.models.backbones import ResNet
 from mmseg.registry import MODELS as MMSEG_MODELS
 
 from mm_incomplete.modality import ModalityLayout
-from .mask_utils import check_modality_mask
+from .mask_utils import host_modality_mask
 
 
 class EarlyFusionResNet(ResNet):
@@ -76,11 +76,12 @@ class EarlyFusionResNet(ResNet):
                 f'inputs have {inputs.shape[1]} channels but '
                 f'backbone.modalities {self.layout!r} needs '
                 f'{self.layout.total_channels}')
-        mask = check_modality_mask(mask, inputs.shape[0], self.layout,
-                                   inputs.device)
+        # decided on the host copy of the mask: nothing waits for the device
+        mask = host_modality_mask(mask, inputs.shape[0], self.layout)
         if not bool(mask.all()):
             keep = self.layout.channel_mask(mask)[:, :, None, None]
-            inputs = inputs.masked_fill(~keep, 0)
+            inputs = inputs.masked_fill(
+                ~keep.to(inputs.device, non_blocking=True), 0)
         return super().forward(inputs)
 
 

@@ -28,7 +28,9 @@ branch's next stage. The primary encoder then depends on the mask, so
 A branch runs only on the samples whose modality is present (a branch whose
 modality is masked out for the whole batch does not run at all); its features
 are zero for the other samples, which also keeps their zeroed inputs out of the
-branch's BatchNorm statistics. One exception: in training, a branch present in
+branch's BatchNorm statistics. Which branches and rows run is decided on the
+host copy of the mask (a mask given on the CPU, as the task models do, costs
+no synchronisation; the row indices go to the device without waiting). One exception: in training, a branch present in
 a single sample of a larger batch runs on the whole batch with the other
 samples' inputs zeroed, since BatchNorm cannot normalise one sample whose
 feature map has shrunk to 1 x 1.
@@ -44,7 +46,7 @@ from mmseg.registry import MODELS as MMSEG_MODELS
 
 from mm_incomplete.modality import ModalityLayout
 from ..utils import fusion as _fusion  # noqa: F401  registers the blocks
-from .mask_utils import check_modality_mask, scatter_rows
+from .mask_utils import host_modality_mask, scatter_rows
 
 
 class MultiBranchResNet(BaseModule):
@@ -176,37 +178,41 @@ class MultiBranchResNet(BaseModule):
         return self.feedback is None
 
     # -- one branch -------------------------------------------------------
-    def _rows(self, present: torch.Tensor):
-        """How a branch runs given its (B,) presence: ``False`` (not at
-        all), ``None`` (whole batch), a (B,) bool tensor (those rows only)
-        or ``('zeroed', rows)`` (whole batch, other rows zeroed; training
-        with a single present sample, see the module docstring)."""
+    def _rows(self, present: torch.Tensor, device):
+        """How a branch runs given its (B,) presence on the host: ``False``
+        (not at all), ``None`` (whole batch), ``('rows', index)`` (those
+        rows only; (N,) long on ``device``) or ``('zeroed', keep)`` (whole
+        batch, other rows zeroed; (B,) bool on ``device``; training with a
+        single present sample, see the module docstring)."""
         n = int(present.sum())
         if n == 0:
             return False
         if n == present.numel():
             return None
         if self.training and n == 1:
-            return ('zeroed', present)
-        return present
+            return ('zeroed', present.to(device, non_blocking=True))
+        return ('rows', present.nonzero().flatten().to(device,
+                                                       non_blocking=True))
 
     @staticmethod
     def _take(x: torch.Tensor, rows) -> torch.Tensor:
         """The branch input (B or N, ...) for ``rows`` from ``_rows``."""
         if rows is None:
             return x
-        if isinstance(rows, tuple):
-            return x.masked_fill(~rows[1].view(-1, *[1] * (x.dim() - 1)), 0)
-        return x[rows]
+        kind, index = rows
+        if kind == 'zeroed':
+            return x.masked_fill(~index.view(-1, *[1] * (x.dim() - 1)), 0)
+        return x.index_select(0, index)
 
     @staticmethod
     def _place(f: torch.Tensor, rows, batch: int) -> torch.Tensor:
         """A branch output back as (B, ...), zero where not present."""
         if rows is None:
             return f
-        if isinstance(rows, tuple):
-            return f.masked_fill(~rows[1].view(-1, *[1] * (f.dim() - 1)), 0)
-        return scatter_rows(f, rows, batch)
+        kind, index = rows
+        if kind == 'zeroed':
+            return f.masked_fill(~index.view(-1, *[1] * (f.dim() - 1)), 0)
+        return scatter_rows(f, index, batch)
 
     def _stem(self, name: str, x: torch.Tensor) -> torch.Tensor:
         branch = self.branches[name]
@@ -243,12 +249,12 @@ class MultiBranchResNet(BaseModule):
                 '(feedback=None): with feedback the primary branch sees the '
                 'fused features, which depend on the mask; call forward')
         batch = inputs.shape[0]
-        mask = check_modality_mask(mask, batch, self.layout, inputs.device)
+        mask = host_modality_mask(mask, batch, self.layout)
         x = self.layout.split(inputs)
         last = max(self.out_indices)
         feats = {}
         for m, name in enumerate(self.layout.names):
-            rows = self._rows(mask[:, m])
+            rows = self._rows(mask[:, m], inputs.device)
             if rows is False:
                 continue
             h = self._stem(name, self._take(x[name], rows))
@@ -276,8 +282,8 @@ class MultiBranchResNet(BaseModule):
         if not feats:
             raise ValueError('fuse got no branch features')
         ref = next(iter(feats.values()))[0]
-        mask = check_modality_mask(mask, ref.shape[0], self.layout,
-                                   ref.device)
+        # the host copy: the fusion blocks check it and move their weights
+        mask = host_modality_mask(mask, ref.shape[0], self.layout)
         return tuple(
             self.fusions[f'layer{i + 1}'].combine(
                 {n: f[j] for n, f in feats.items()}, mask)
@@ -285,13 +291,25 @@ class MultiBranchResNet(BaseModule):
 
     # -- forward ----------------------------------------------------------
     def forward(self, inputs: torch.Tensor,
-                mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor]:
+                mask: Optional[torch.Tensor] = None, *,
+                modal_feats: Optional[dict] = None) -> Tuple[torch.Tensor]:
         """inputs (B, C, H, W), mask (B, M) bool or None (full) -> tuple of
-        fused (B, C_i, h_i, w_i), one per ``out_indices``."""
+        fused (B, C_i, h_i, w_i), one per ``out_indices``.
+
+        ``modal_feats``: a dict to fill with :meth:`encode`'s per-modality
+        features of this pass (parallel form only), so a caller gets them
+        from the same run (forward hooks on the backbone still fire).
+        """
         if self.feedback is None:
-            mask = check_modality_mask(mask, inputs.shape[0], self.layout,
-                                       inputs.device)
-            return self.fuse(self.encode(inputs, mask), mask)
+            mask = host_modality_mask(mask, inputs.shape[0], self.layout)
+            feats = self.encode(inputs, mask)
+            if modal_feats is not None:
+                modal_feats.update(feats)
+            return self.fuse(feats, mask)
+        if modal_feats is not None:
+            raise RuntimeError(
+                'MultiBranchResNet: per-modality features (modal_feats) need '
+                'the parallel form (feedback=None)')
         return self._forward_feedback(inputs, mask)
 
     def _fuse_point(self, key: str, cur: Dict[str, torch.Tensor],
@@ -304,11 +322,11 @@ class MultiBranchResNet(BaseModule):
 
     def _forward_feedback(self, inputs, mask):
         batch = inputs.shape[0]
-        mask = check_modality_mask(mask, batch, self.layout, inputs.device)
+        mask = host_modality_mask(mask, batch, self.layout)
         x = self.layout.split(inputs)
         cur, rows = {}, {}
         for m, name in enumerate(self.layout.names):
-            r = self._rows(mask[:, m])
+            r = self._rows(mask[:, m], inputs.device)
             if r is not False:
                 rows[name] = r
                 cur[name] = self._stem(name, self._take(x[name], r))

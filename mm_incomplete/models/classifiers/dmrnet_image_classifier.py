@@ -1,119 +1,90 @@
-"""DMRNet for classification: probabilistic embedding of the pooled fused
-feature, KL regularizer, hard-combination auxiliary classifier.
+"""Deprecated: DMRNet is now a composition on MultiModalImageClassifier.
 
-Shorthand: B batch, M modalities, C channels, D embedding channels, K
-classes.
+Shorthand: B batch, C channels.
 
-Robust Multimodal Learning via Representation Decoupling (ECCV 2024). As in
-the official audio-visual code, the embedding sits on the fused vector after
-global pooling: the neck's (B, C) output becomes z = mu + eps * sigma in
-training and mu in evaluation, and both heads see z:
+``DMRNetImageClassifier`` is kept only so that old configs build; it maps
+its arguments to the plug-in form and warns:
 
-    L = CE(head) + w_aux CE(aux_head | hard combinations)
-        + w_KL KL(N(mu, sigma^2) || N(0, I)).
+    neck=N, probabilistic_embedding=dict(in_channels=C) ->
+        neck=dict(type='SequentialNeck', necks=[N,
+                  dict(type='ProbabilisticEmbeddingNeck', in_channels=[C])])
+    kl_loss -> method_losses += ProbabilisticEmbeddingKL
+    aux_head=CombinationRegularizerClsHead -> method_losses +=
+        CombinationRegularizer(mining_score='embedding_variance')
 
-``aux_head`` is a :class:`CombinationRegularizerClsHead`; while its selector
-mines, each sample's mean sigma^2 is its score (the paper mines the
-combination with the largest mean variance). Prediction and the
-every-combination evaluation are those of :class:`MultiModalImageClassifier`.
+See ``configs/dmrnet/synthetic_cls_cpu.py`` for the plug-in form.
 """
-from typing import List, Optional
+import warnings
+from typing import Optional
 
-import torch
-from mmengine.registry import MODELS as ROOT_MODELS
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
 
-from ..necks.probabilistic_embedding import accumulate_embedding_variance
-from ..utils import find_selectors
+from ..segmentors.dmrnet_encoder_decoder import dmrnet_method_losses
 from .multi_modal_image_classifier import MultiModalImageClassifier
 
 
 @MODELS.register_module()
 class DMRNetImageClassifier(MultiModalImageClassifier):
-    """MultiModalImageClassifier with DMRNet's probabilistic embedding.
+    """Deprecated alias: builds the plug-in form of DMRNet.
 
     Args:
-        backbone (dict): a multi-modal backbone (``MultiBranchResNet``).
-        probabilistic_embedding (dict): a :class:`ProbabilisticEmbedding`
-            config; ``in_channels`` is the neck's output width, and
-            ``out_channels`` the head's ``in_channels``.
-        kl_loss (dict): the KL term, default
-            ``dict(type='GaussianKLLoss', loss_weight=1e-3)``.
-        aux_head (dict, optional): the hard-combination regularizer, a
-            :class:`CombinationRegularizerClsHead` (DMRNet: loss weight 0.3).
-        **kwargs: the other ``MultiModalImageClassifier`` arguments (``neck``
-            must pool to (B, C), e.g. ``GlobalAveragePooling``).
+        backbone (dict): a multi-modal backbone.
+        probabilistic_embedding (dict): ``dict(type='ProbabilisticEmbedding',
+            in_channels=C)`` (``out_channels``, if given, must equal C).
+        kl_loss (dict): a ``GaussianKLLoss`` config (its weight).
+        aux_head (dict, optional): a :class:`CombinationRegularizerClsHead`
+            config.
+        **kwargs: the other :class:`MultiModalImageClassifier` arguments.
 
     Example:
-        >>> import torch
-        >>> from mmpretrain.structures import DataSample
-        >>> model = DMRNetImageClassifier(
-        ...     backbone=dict(type='MultiBranchResNet',
-        ...                   modalities=dict(rgb=3, depth=1), depth=18,
-        ...                   base_channels=8, out_indices=(3, )),
-        ...     neck=dict(type='GlobalAveragePooling'),
-        ...     probabilistic_embedding=dict(type='ProbabilisticEmbedding',
-        ...                                  in_channels=64),
-        ...     head=dict(type='LinearClsHead', num_classes=5, in_channels=64),
-        ...     aux_head=dict(
-        ...         type='CombinationRegularizerClsHead',
-        ...         modalities=dict(rgb=3, depth=1), combinations=['depth'],
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter('always')
+        ...     model = DMRNetImageClassifier(
+        ...         backbone=dict(type='MultiBranchResNet',
+        ...                       modalities=dict(rgb=3, depth=1), depth=18,
+        ...                       base_channels=8, out_indices=(3, )),
+        ...         neck=dict(type='GlobalAveragePooling'),
+        ...         probabilistic_embedding=dict(
+        ...             type='ProbabilisticEmbedding', in_channels=64),
         ...         head=dict(type='LinearClsHead', num_classes=5,
-        ...                   in_channels=64,
-        ...                   loss=dict(type='CrossEntropyLoss',
-        ...                             loss_weight=0.3))),
-        ...     data_preprocessor=dict(modalities=dict(rgb=3, depth=1)))
-        >>> samples = [DataSample().set_gt_label(1) for _ in range(2)]
-        >>> sorted(model.loss(torch.rand(2, 4, 32, 32), samples))
-        ['aux.loss', 'loss', 'loss_kl']
+        ...                   in_channels=64))
+        >>> caught[0].category.__name__, type(model.neck).__name__
+        ('DeprecationWarning', 'SequentialNeck')
     """
 
     def __init__(self,
                  backbone: dict,
                  *args,
+                 neck: Optional[dict] = None,
                  probabilistic_embedding: Optional[dict] = None,
                  kl_loss: dict = dict(type='GaussianKLLoss', loss_weight=1e-3),
                  aux_head: Optional[dict] = None,
+                 method_losses: Optional[dict] = None,
                  **kwargs):
-        super().__init__(backbone, *args, **kwargs)
+        warnings.warn(
+            'DMRNetImageClassifier is deprecated: use '
+            'MultiModalImageClassifier with a SequentialNeck ending in '
+            'ProbabilisticEmbeddingNeck and method_losses=['
+            'CombinationRegularizer, ProbabilisticEmbeddingKL] '
+            '(configs/dmrnet/synthetic_cls_cpu.py)', DeprecationWarning,
+            stacklevel=2)
         if not isinstance(probabilistic_embedding, dict):
             raise TypeError(
                 f'{type(self).__name__} needs `probabilistic_embedding`, e.g. '
                 "dict(type='ProbabilisticEmbedding', in_channels=...), got "
                 f'{probabilistic_embedding!r}')
-        self.probabilistic_embedding = ROOT_MODELS.build(
-            probabilistic_embedding)
-        self.kl_loss = ROOT_MODELS.build(kl_loss)
-        self.aux_head = MODELS.build(aux_head) if aux_head else None
-
-    def _embed(self, x):
-        """Embed the last neck output (B, C); returns features and stats."""
-        out = self.probabilistic_embedding(x[-1])
-        return tuple(x[:-1]) + (out.z, ), out
-
-    def _from_backbone(self, x, stage: str = 'neck'):
-        if stage == 'backbone':
-            return x
-        if self.with_neck:
-            x = self.neck(x)
-        x = self._embed(x)[0]
-        if stage == 'neck':
-            return x
-        return self.head.pre_logits(x)
-
-    def loss(self, inputs: torch.Tensor,
-             data_samples: List[DataSample]) -> dict:
-        """CE, hard-combination and KL losses of inputs (B, C, H, W)."""
-        mask = self._mask_of(inputs, data_samples)
-        x = self.backbone(inputs, mask)
-        if self.with_neck:
-            x = self.neck(x)
-        feats, stats = self._embed(x)
-        losses = self.head.loss(feats, data_samples)
-        if self.aux_head is not None:
-            losses.update({f'aux.{k}': v for k, v in
-                           self.aux_head.loss(feats, data_samples).items()})
-        losses[self.kl_loss.loss_name] = self.kl_loss(stats.mu, stats.logvar)
-        accumulate_embedding_variance(find_selectors(self), [stats], mask)
-        return losses
+        emb = dict(probabilistic_embedding)
+        channels = emb.get('in_channels')
+        if emb.get('out_channels', channels) != channels:
+            raise ValueError('probabilistic_embedding.out_channels must equal '
+                             f'in_channels in the plug-in form, got {emb}')
+        embed = dict(type='ProbabilisticEmbeddingNeck',
+                     in_channels=[channels], in_index=-1)
+        neck = dict(type='SequentialNeck',
+                    necks=([neck] if neck else []) + [embed])
+        methods = dmrnet_method_losses(kl_loss, aux_head,
+                                       'CombinationRegularizerClsHead',
+                                       'aux_head', method_losses)
+        super().__init__(backbone, *args, neck=neck, method_losses=methods,
+                         **kwargs)

@@ -6,16 +6,20 @@ The mask of each sample is its ``modality_mask`` data field (set by the data
 preprocessor); every forward mode hands the stacked (B, M) mask to the
 backbone. ``predict_combinations`` runs mask-independent encoders once and
 fusion, neck and head once per combination (a full pass per combination for
-early fusion or ESANet's feedback form).
+early fusion or ESANet's feedback form). Training builds one
+:class:`ForwardRecord` and adds the ``method_losses``; record, loss assembly,
+late fusion and ``predict_combinations`` are :class:`MultiModalModelMixin`'s,
+shared with the segmentor.
 """
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import torch
 from mmpretrain.models.classifiers import ImageClassifier
+from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from mm_incomplete.modality import set_modality_masks
+from ..methods.record import ForwardRecord
 from ..utils.multi_modal_model import MultiModalModelMixin
 
 
@@ -26,6 +30,16 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
     Same arguments as mmpretrain's ``ImageClassifier``; the backbone must
     take ``(inputs, mask)`` and expose ``layout``. A ``data_preprocessor``
     dict without ``type`` becomes ``MultiModalClsDataPreProcessor``.
+
+    Args:
+        backbone (dict): a multi-modal backbone (``MultiBranchResNet``).
+        head (dict): an mmpretrain classification head, or a
+            :class:`LateFusionHead` (one head per modality and a decision
+            rule) for late fusion.
+        method_losses (list[dict] | dict[str, dict], optional):
+            :class:`BaseMethodLoss` configs (a dict names them), each given the :class:`ForwardRecord` of every training
+            step.
+        **kwargs: the other ``ImageClassifier`` arguments.
 
     Example:
         >>> import torch
@@ -45,16 +59,22 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
         (['depth', 'rgb', 'rgb+depth'], torch.Size([5]))
     """
 
+    task = 'cls'
+
     def __init__(self, backbone: dict, *args,
-                 data_preprocessor: Optional[dict] = None, **kwargs):
+                 data_preprocessor: Optional[dict] = None,
+                 method_losses=None, **kwargs):
         if isinstance(data_preprocessor, dict):
             data_preprocessor = dict(data_preprocessor)
             data_preprocessor.setdefault('type',
                                          'MultiModalClsDataPreProcessor')
         super().__init__(backbone, *args,
                          data_preprocessor=data_preprocessor, **kwargs)
-        self.check_modality_layouts()
+        self.init_multi_modal(method_losses)
 
+    @property
+    def task_head(self):
+        return self.head
 
     def forward(self, inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None,
@@ -62,79 +82,59 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
         """``'tensor'``, ``'loss'`` or ``'predict'`` on inputs (B, C, H, W)
         under the samples' masks (full where absent)."""
         if mode == 'tensor':
-            feats = self.extract_feat(
-                inputs, mask=self._mask_of(inputs, data_samples))
-            return self.head(feats) if self.with_head else feats
+            if not self.with_head:
+                return self.extract_feat(
+                    inputs, mask=self._mask_of(inputs, data_samples))
+            return self.logits_for_masks(
+                inputs, [self._mask_of(inputs, data_samples)])[0]
         return super().forward(inputs, data_samples, mode)
 
     def extract_feat(self, inputs: torch.Tensor, stage: str = 'neck',
                      mask: Optional[torch.Tensor] = None):
         """Features of inputs (B, C, H, W) under ``mask`` (B, M) (None:
-        full) at ``stage``: ``'backbone'``, ``'neck'`` or ``'pre_logits'``."""
+        full) at ``stage``: ``'backbone'``, ``'neck'`` or ``'pre_logits'``
+        (early/mid fusion)."""
         if stage not in ('backbone', 'neck', 'pre_logits'):
             raise ValueError(f'Invalid output stage {stage!r}; choose '
                              "'backbone', 'neck' or 'pre_logits'")
-        return self._from_backbone(self.backbone(inputs, mask), stage)
-
-    def _from_backbone(self, x, stage: str = 'neck'):
+        if self.late_fusion:
+            raise RuntimeError('late fusion has no fused features; use '
+                               'logits_for_masks')
+        x = self.backbone(inputs, mask)
         if stage == 'backbone':
             return x
-        if self.with_neck:
-            x = self.neck(x)
+        x = self._neck(x)[0]
         if stage == 'neck':
             return x
         return self.head.pre_logits(x)
 
-    def loss(self, inputs: torch.Tensor,
-             data_samples: List[DataSample]) -> dict:
-        """Losses of inputs (B, C, H, W) under the samples' masks."""
-        feats = self.extract_feat(
-            inputs, mask=self._mask_of(inputs, data_samples))
-        return self.head.loss(feats, data_samples)
+    def _head_logits(self, feats, for_loss: bool = False):
+        """Class scores (B, K); ``None`` in training for heads whose
+        ``loss`` is not ``forward`` + ``_get_loss``."""
+        if for_loss and not (type(self.head).loss is ClsHead.loss
+                             and hasattr(self.head, '_get_loss')):
+            return None
+        return self.head(feats)
+
+    def _task_losses(self, record: ForwardRecord) -> dict:
+        if record.head_logits is None:
+            return self.head.loss(record.neck_feats, record.data_samples)
+        return self.head._get_loss(record.head_logits, record.data_samples)
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None,
                 **kwargs) -> List[DataSample]:
         """Predictions for inputs (B, C, H, W) under the samples' masks."""
-        feats = self.extract_feat(
-            inputs, mask=self._mask_of(inputs, data_samples))
-        return self.head.predict(feats, data_samples, **kwargs)
+        logits = self.logits_for_masks(
+            inputs, [self._mask_of(inputs, data_samples)])[0]
+        return self.head._get_predictions(logits, data_samples)
 
-    def predict_combinations(self, inputs: torch.Tensor,
-                             data_samples: Optional[List[DataSample]],
-                             combinations=None) -> Dict[str, List[DataSample]]:
-        """Predict every combination of one batch.
+    # -- every-combination evaluation: MultiModalModelMixin's, with ----------
+    @staticmethod
+    def _fresh_samples(data_samples, batch: int) -> list:
+        if data_samples is None:
+            return [DataSample() for _ in range(batch)]
+        return [s.clone() for s in data_samples]
 
-        Args:
-            inputs (Tensor): (B, C, H, W) preprocessed stacked modalities.
-            data_samples (list[DataSample], optional): the batch's samples;
-                not modified. ``None`` gives new empty samples.
-            combinations (str | list | None): ``'all'``/``None`` (every
-                combination), ``'rgb,depth'``, or a list of names / tuples.
-
-        Returns:
-            dict[str, list[DataSample]]: ``{combination_name: samples}`` in
-            the order of ``combinations``; fresh copies with the
-            combination's ``modality_mask``, ``pred_score`` and
-            ``pred_label``.
-        """
-        combos = self.layout.parse_combinations(combinations, 'combinations')
-        batch = inputs.shape[0]
-        masks = [self.layout.combination_mask(c).to(inputs.device)
-                 .expand(batch, -1) for c in combos]
-        shared = len(masks) > 1 and getattr(
-            self.backbone, 'encoder_is_mask_independent', False)
-        if shared:
-            feats = self.backbone.encode(inputs, torch.stack(masks).any(0))
-        out = {}
-        for combo, mask in zip(combos, masks):
-            x = self.backbone.fuse(feats, mask) if shared else \
-                self.backbone(inputs, mask)
-            if data_samples is None:
-                samples = [DataSample() for _ in range(batch)]
-            else:
-                samples = [s.clone() for s in data_samples]
-            set_modality_masks(samples, mask)
-            out[self.layout.combination_name(combo)] = self.head.predict(
-                self._from_backbone(x), samples)
-        return out
+    def _to_samples(self, output, samples):
+        return self.head._get_predictions(output, samples)

@@ -136,15 +136,19 @@ class ModalityProcessingMixin:
 
         Training draws the mask with ``train_sampler``, evaluation uses
         ``test_combination``; samples that already carry a ``modality_mask``
-        keep it.
+        keep it. This is the one place a batch's mask is drawn and checked
+        (shape, one modality per sample at least). It stays on the host: the
+        samples carry CPU rows, and the model moves the stacked mask to the
+        device once, without waiting, while every decision that depends on
+        it (which branch, which rows) is taken on the host.
         """
         batch = inputs.shape[0]
         if training:
             mask = self.train_sampler(batch, self.layout)
         else:
             mask = self.layout.combination_mask(
-                self.test_combination).expand(batch, -1).clone()
-        mask = mask.to(inputs.device)
+                self.test_combination).expand(batch, -1)
+        mask = mask.to('cpu', torch.bool).clone()
         if data_samples is not None:
             for b, sample in enumerate(data_samples):
                 own = sample.get(MASK_FIELD, None)
@@ -155,11 +159,21 @@ class ModalityProcessingMixin:
                             f'{own.numel()} entries; data_preprocessor.'
                             f'modalities {self.layout!r} has '
                             f'{len(self.layout)}')
-                    mask[b] = own.to(mask.device, torch.bool)
+                    # evaluation copies carry their own rows (a copy to
+                    # the host where they were moved to the device)
+                    mask[b] = own.to('cpu', torch.bool)
+        empty = (~mask.any(1)).nonzero().flatten().tolist()
+        if empty:
+            raise ValueError(
+                f'the modality mask keeps no modality of {self.layout!r} for '
+                f'samples {empty} (train_sampler / the samples\' own '
+                'modality_mask)')
+        if data_samples is not None:
             set_modality_masks(data_samples, mask)
         if not bool(mask.all()):
             keep = self.layout.channel_mask(mask)[:, :, None, None]
-            inputs = inputs.masked_fill(~keep, 0)
+            inputs = inputs.masked_fill(
+                ~keep.to(inputs.device, non_blocking=True), 0)
         return inputs
 
 

@@ -33,6 +33,7 @@ from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.structures import BaseDataElement
 
 from mm_incomplete.modality import set_modality_masks
+from ..utils.multi_modal_model import build_method_losses
 from .feature_recorder import FeatureRecorder
 from .teacher import freeze_teacher, load_teacher_checkpoint
 from .teacher_view_preprocessor import TeacherViewPreprocessor
@@ -54,7 +55,15 @@ class BaseDistiller(BaseModel):
         student_recorders (dict, optional): ``{name: module_path}`` (or
             ``dict(path=..., index=i)``) recorded from the student.
         teacher_recorders (dict, optional): same, from the teacher.
-        aux_heads (dict, optional): the regularization network: ``{name:
+        method_losses (list[dict] | dict, optional): :class:`BaseMethodLoss`
+            configs applied to the student's :class:`ForwardRecord` of every
+            training step, after the student's own method losses (e.g.
+            MMANet's regularization network, a
+            :class:`CombinationRegularizer` on the fused features). Training
+            only: they are the distiller's, not the student's, so an
+            exported student does not carry them.
+        aux_heads (dict, optional): older form of the regularization
+            network (prefer ``method_losses``): ``{name:
             dict(head=head_cfg, inputs='student.<recorder>')}``; each head
             (e.g. :class:`CombinationRegularizerSegHead`, which counts only
             the samples of selected combinations: MMANet's MAR) gets the
@@ -95,6 +104,7 @@ class BaseDistiller(BaseModel):
                  teacher_recorders: Optional[Dict] = None,
                  aux_heads: Optional[Dict[str, dict]] = None,
                  distill_losses: Optional[Dict[str, dict]] = None,
+                 method_losses: Optional[List[dict]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is not None:
@@ -139,6 +149,14 @@ class BaseDistiller(BaseModel):
                                sides=('student', ))
             self.aux_inputs[name] = cfg['inputs'].partition('.')[2]
             self.aux_heads[name] = self.registry.build(cfg['head'])
+        if method_losses and not hasattr(self.student, 'forward_record'):
+            raise TypeError(
+                f'{type(self).__name__}.method_losses need a student that '
+                'records its forward (MultiModalEncoderDecoder / '
+                f'MultiModalImageClassifier), got '
+                f'{type(self.student).__name__}')
+        self.method_losses = build_method_losses(
+            method_losses, 'distiller.method_losses')
         self.distill_losses = DistillLosses()
         self.loss_inputs: Dict[str, Dict[str, str]] = {}
         self.loss_modules: Dict[str, Dict[str, str]] = {}
@@ -243,11 +261,11 @@ class BaseDistiller(BaseModel):
                 mask; default: the teacher's combination for every sample.
         """
         active = self.distill_active()
-        if not active and not self.aux_heads:
+        if not active and not self.aux_heads and not self.method_losses:
             return self.student.loss(inputs, data_samples)
         try:
             with self.student_recorder:
-                losses = self.student.loss(inputs, data_samples)
+                losses = self._student_losses(inputs, data_samples)
             for name, head in self.aux_heads.items():
                 feats = self.student_recorder.get(self.aux_inputs[name])
                 for key, value in self.aux_head_loss(head, feats,
@@ -261,6 +279,17 @@ class BaseDistiller(BaseModel):
             self.student_recorder.clear()
             self.teacher_recorder.clear()
         return losses
+
+    def _student_losses(self, inputs, data_samples) -> dict:
+        """The student's losses, plus the distiller's method losses on the
+        student's forward record."""
+        if not self.method_losses:
+            return self.student.loss(inputs, data_samples)
+        record = self.student.forward_record(inputs, data_samples)
+        losses = self.student.add_method_losses(
+            self.student._task_losses(record), record)
+        return self.student.add_method_losses(
+            losses, record, self.method_losses, 'distiller.method_losses')
 
     def aux_head_loss(self, head: nn.Module, feats, data_samples) -> dict:
         """Losses of one regularization head (task-specific call)."""
@@ -279,7 +308,7 @@ class BaseDistiller(BaseModel):
         if data_samples is None:
             mask = self.layout.combination_mask(self.teacher_combination)
             data_samples = [BaseDataElement() for _ in range(inputs.shape[0])]
-            set_modality_masks(data_samples, mask.to(inputs.device).expand(
+            set_modality_masks(data_samples, mask.expand(
                 inputs.shape[0], -1))
         with self.teacher_recorder:
             self.teacher(inputs, data_samples, mode='tensor')

@@ -122,15 +122,17 @@ class TeacherViewPreprocessor(BaseDataPreprocessor):
         inputs = pre._apply_modality_mask(inputs_full, samples, True)
 
         batch = inputs_full.shape[0]
-        t_mask = self.layout.combination_mask(self.teacher_combination).to(
-            inputs_full.device).expand(batch, -1)
+        # on the host, like the student's mask (no synchronisation)
+        t_mask = self.layout.combination_mask(
+            self.teacher_combination).expand(batch, -1)
         teacher_samples = [BaseDataElement(metainfo=s.metainfo)
                            for s in samples]
         set_modality_masks(teacher_samples, t_mask)
         teacher_inputs = inputs_full
         if not bool(t_mask.all()):
             keep = self.layout.channel_mask(t_mask)[:, :, None, None]
-            teacher_inputs = inputs_full.masked_fill(~keep, 0)
+            teacher_inputs = inputs_full.masked_fill(
+                ~keep.to(inputs_full.device, non_blocking=True), 0)
         return dict(inputs=inputs, data_samples=samples,
                     teacher_inputs=teacher_inputs,
                     teacher_samples=teacher_samples)

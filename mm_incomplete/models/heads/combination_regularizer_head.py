@@ -30,12 +30,13 @@ loss_weight=0.3)``).
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine import dist
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS as CLS_MODELS
 from mmseg.registry import MODELS as SEG_MODELS
 
 from mm_incomplete.modality import stack_modality_masks
+from ..methods.combination_regularizer import (head_loss_names,
+                                               selected_subset_loss)
 from ..utils import CombinationSelector
 
 
@@ -58,46 +59,15 @@ class _CombinationRegularizerMixin:
             **(selector_cfg or {}))
         self.loss_scale = 1.0
 
-    def _select(self, data_samples: Sequence, batch_size: int,
-                device) -> torch.Tensor:
-        """(B_s,) indices of the samples of selected combinations."""
-        mask = stack_modality_masks(data_samples, batch_size,
-                                    len(self.selector.layout), device)
-        return self.selector.sample_mask(mask).nonzero().flatten()
-
-    def _zero_losses(self) -> Dict[str, torch.Tensor]:
-        zero = sum(p.sum() for p in self.head.parameters()) * 0.0
-        return {name: zero for name in self._loss_names()}
-
-    def _scaled(self, losses: Dict[str, torch.Tensor]
-                ) -> Dict[str, torch.Tensor]:
-        return {k: v * self.loss_scale if 'loss' in k else v
-                for k, v in losses.items()}
-
     def _subset_loss(self, feats: Sequence[torch.Tensor], data_samples,
                      loss_fn) -> Dict[str, torch.Tensor]:
         batch_size = feats[-1].shape[0]
-        if self.loss_scale == 0:  # the same on every rank
-            return self._zero_losses()
-        keep = self._select(data_samples, batch_size, feats[-1].device)
-        if keep.numel() == 0:
-            if dist.get_world_size() > 1:
-                # run anyway so that collective layers (SyncBN) stay in step
-                # with the ranks that have selected samples
-                losses = loss_fn(feats, data_samples)
-                return {k: v * 0.0 for k, v in losses.items() if 'loss' in k}
-            return self._zero_losses()
-        if keep.numel() == 1:
-            # BatchNorm needs more than one value per channel (pyramid
-            # pooling gives 1x1 maps): two copies of the sample normalise
-            # like a batch of one and give the same mean loss
-            keep = keep.repeat(2)
-        elif keep.numel() == batch_size:
-            keep = None  # every sample is selected
-        if keep is not None:
-            feats = [f[keep] for f in feats]
-            data_samples = [data_samples[i] for i in keep.tolist()]
-        return self._scaled(loss_fn(feats, data_samples))
+        # the host copy of the mask: selection reads nothing from the device
+        host_mask = stack_modality_masks(data_samples, batch_size,
+                                         len(self.selector.layout), 'cpu')
+        return selected_subset_loss(self.selector, self.head, feats,
+                                    data_samples, host_mask, loss_fn,
+                                    self._loss_names(), self.loss_scale)
 
     def _loss_names(self) -> List[str]:  # pragma: no cover - per task
         raise NotImplementedError
@@ -152,10 +122,7 @@ class CombinationRegularizerSegHead(_CombinationRegularizerMixin, BaseModule):
         self.out_channels = self.head.out_channels
 
     def _loss_names(self) -> List[str]:
-        losses = self.head.loss_decode
-        losses = losses if isinstance(losses, torch.nn.ModuleList) \
-            else [losses]
-        return sorted({m.loss_name for m in losses})
+        return head_loss_names(self.head, 'seg')
 
     def forward(self, inputs):
         """The inner head's logits for every sample (no selection)."""

@@ -1,3 +1,3 @@
 from .probabilistic_embedding import (  # noqa: F401
-    GaussianEmbedding, ProbabilisticEmbedding, ProbabilisticEmbeddingNeck,
-    accumulate_embedding_variance)
+    GaussianEmbedding, ProbabilisticEmbedding, ProbabilisticEmbeddingNeck)
+from .sequential_neck import SequentialNeck  # noqa: F401

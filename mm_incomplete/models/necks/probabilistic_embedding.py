@@ -9,8 +9,9 @@ For a fused feature h, DMRNet (ECCV 2024) predicts
     mu = BN(Conv1x1(h)),   log sigma^2 = BN(Conv1x1(h))
 
 and passes on z = mu + eps * sigma, eps ~ N(0, I) in training and z = mu in
-evaluation; :class:`~mm_incomplete.models.losses.GaussianKLLoss` pulls
-N(mu, sigma^2) toward N(0, I). Vectors (B, C) are treated as 1x1 maps, so the
+evaluation; :class:`~mm_incomplete.models.methods.ProbabilisticEmbeddingKL`
+(or :class:`~mm_incomplete.models.losses.GaussianKLLoss`) pulls N(mu,
+sigma^2) toward N(0, I). Vectors (B, C) are treated as 1x1 maps, so the
 same module serves classification (after global pooling) and segmentation
 (on a feature map before the decoder).
 """
@@ -169,26 +170,10 @@ class ProbabilisticEmbeddingNeck(BaseModule):
         """As :meth:`forward_with_stats`, the features only."""
         return self.forward_with_stats(inputs)[0]
 
+    def forward_record(self, inputs: Sequence[torch.Tensor]):
+        """The task models' neck protocol: features and what to record,
+        ``extras['embedding_stats']`` (read by
+        :class:`ProbabilisticEmbeddingKL` and DMRNet's mining score)."""
+        outs, stats = self.forward_with_stats(inputs)
+        return outs, dict(embedding_stats=stats)
 
-def accumulate_embedding_variance(selectors,
-                                  stats: Sequence[GaussianEmbedding],
-                                  mask: torch.Tensor) -> None:
-    """Feed DMRNet's mining statistic to the selectors that are mining.
-
-    The score of a sample is its mean sigma^2 over channels and pixels,
-    averaged over the embedded levels; the combination with the largest mean
-    score is the hardest (the paper's audio-visual setting).
-
-    Args:
-        selectors (list[CombinationSelector]): the model's selectors; only
-            those with ``mining`` set receive the scores.
-        stats (list[GaussianEmbedding]): the embeddings of one batch.
-        mask (Tensor): (B, M) bool modality mask of the batch.
-    """
-    mining = [s for s in selectors if s.mining]
-    if not mining or not stats:
-        return
-    score = torch.stack(
-        [ProbabilisticEmbedding.mean_variance(s.logvar) for s in stats])
-    for selector in mining:
-        selector.accumulate(score.mean(0), mask)

@@ -1,97 +1,106 @@
-"""DMRNet for segmentation: probabilistic embedding before the decoder,
-KL regularizer, hard-combination auxiliary decoder.
+"""Deprecated: DMRNet is now a composition on MultiModalEncoderDecoder.
 
-Shorthand: B batch, M modalities, C channels, D embedding channels, H x W.
+Shorthand: B batch, M modalities.
 
-Robust Multimodal Learning via Representation Decoupling (ECCV 2024). The
-fused multi-level features of a multi-branch backbone go through a
-:class:`ProbabilisticEmbeddingNeck` (the config's ``neck``): the deepest
-level becomes z = mu + eps * sigma in training and mu in evaluation. The
-decode head and the auxiliary head see z. Training adds
+``DMRNetEncoderDecoder`` is kept only so that old configs build; it maps its
+arguments to the plug-in form and warns:
 
-    L = L_seg(decode_head) + w_aux L_seg(auxiliary_head | hard combinations)
-        + w_KL KL(N(mu, sigma^2) || N(0, I)),
+    neck=ProbabilisticEmbeddingNeck                    (unchanged)
+    kl_loss=dict(type='GaussianKLLoss', loss_weight=w) -> method_losses +=
+        dict(type='ProbabilisticEmbeddingKL', loss_weight=w)
+    auxiliary_head=dict(type='CombinationRegularizerSegHead', ...) ->
+        method_losses += dict(type='CombinationRegularizer', ...,
+                              mining_score='embedding_variance')
 
-the auxiliary head being a :class:`CombinationRegularizerSegHead`; while its
-selector mines, each sample's mean sigma^2 is its mining score. Inference,
-sliding windows, TTA and the every-combination evaluation are those of
-:class:`MultiModalEncoderDecoder` (the neck returns mu in eval mode).
+See ``configs/dmrnet/_base_/`` for the plug-in form. A
+``LossScaleWarmupHook`` naming ``auxiliary_head`` / ``kl_loss`` must name
+``method_losses`` instead.
 """
-from typing import Optional
+import warnings
+from typing import Dict, Optional
 
-import torch
 from mmseg.registry import MODELS
-from mmseg.utils import SampleList
 
-from ..necks.probabilistic_embedding import accumulate_embedding_variance
-from ..utils import find_selectors
 from .multi_modal_encoder_decoder import MultiModalEncoderDecoder
+
+
+def dmrnet_method_losses(kl_loss: Optional[dict], aux: Optional[dict],
+                         aux_type: str, option: str,
+                         more: Optional[dict] = None) -> Dict[str, dict]:
+    """The ``method_losses`` of DMRNet's deprecated model arguments (named
+    as in ``configs/dmrnet``), followed by ``more``."""
+    methods = {}
+    if aux is not None:
+        aux = dict(aux)
+        typ = aux.pop('type', None)
+        if typ != aux_type:
+            raise ValueError(f'`{option}` of a deprecated DMRNet model must '
+                             f'be a {aux_type}, got {typ!r}')
+        methods['hard_combination'] = dict(
+            aux, type='CombinationRegularizer', prefix='aux',
+            mining_score='embedding_variance')
+    if kl_loss is not None:
+        kl_loss = dict(kl_loss)
+        if kl_loss.pop('type', 'GaussianKLLoss') != 'GaussianKLLoss':
+            raise ValueError('`kl_loss` of a deprecated DMRNet model must be '
+                             f'a GaussianKLLoss, got {kl_loss!r}')
+        methods['kl'] = dict(kl_loss, type='ProbabilisticEmbeddingKL')
+    if more is not None and not isinstance(more, dict):
+        raise TypeError('a deprecated DMRNet model takes extra '
+                        f'`method_losses` as a dict, got {more!r}')
+    methods.update(more or {})
+    return methods
 
 
 @MODELS.register_module()
 class DMRNetEncoderDecoder(MultiModalEncoderDecoder):
-    """MultiModalEncoderDecoder with DMRNet's probabilistic embedding.
+    """Deprecated alias: builds the plug-in form of DMRNet.
 
     Args:
-        neck (dict): a :class:`ProbabilisticEmbeddingNeck` config (anything
-            with ``forward_with_stats``).
-        kl_loss (dict): the KL term, default
-            ``dict(type='GaussianKLLoss', loss_weight=1e-3)``.
-        **kwargs: the other ``MultiModalEncoderDecoder`` arguments; for the
-            hard-combination regularizer ``auxiliary_head`` is a
-            :class:`CombinationRegularizerSegHead`.
+        neck (dict): a :class:`ProbabilisticEmbeddingNeck` config.
+        kl_loss (dict): a ``GaussianKLLoss`` config (its weight).
+        auxiliary_head (dict, optional): a
+            :class:`CombinationRegularizerSegHead` config.
+        **kwargs: the other :class:`MultiModalEncoderDecoder` arguments.
 
     Example:
-        >>> import torch
-        >>> from mmseg.structures import SegDataSample
-        >>> from mmengine.structures import PixelData
-        >>> from mm_incomplete.modality import set_modality_masks
-        >>> model = DMRNetEncoderDecoder(
-        ...     backbone=dict(type='MultiBranchResNet',
-        ...                   modalities=dict(rgb=3, depth=1), depth=18,
-        ...                   base_channels=8),
-        ...     neck=dict(type='ProbabilisticEmbeddingNeck',
-        ...               in_channels=[8, 16, 32, 64], in_index=-1),
-        ...     decode_head=dict(type='FCNHead', in_channels=64, in_index=3,
-        ...                      channels=16, num_classes=5),
-        ...     auxiliary_head=dict(
-        ...         type='CombinationRegularizerSegHead',
-        ...         modalities=dict(rgb=3, depth=1), combinations=['depth'],
-        ...         head=dict(type='FCNHead', in_channels=64, in_index=3,
-        ...                   channels=16, num_classes=5)),
-        ...     test_cfg=dict(mode='whole'))
-        >>> samples = [SegDataSample(gt_sem_seg=PixelData(
-        ...     data=torch.zeros(1, 64, 64, dtype=torch.long)))
-        ...     for _ in range(2)]
-        >>> set_modality_masks(samples, torch.tensor([[1, 1], [0, 1]]).bool())
-        >>> sorted(model.loss(torch.rand(2, 4, 64, 64), samples))
-        ['aux.acc_seg', 'aux.loss_ce', 'decode.acc_seg', 'decode.loss_ce', \
-'loss_kl']
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter('always')
+        ...     model = DMRNetEncoderDecoder(
+        ...         backbone=dict(type='MultiBranchResNet',
+        ...                       modalities=dict(rgb=3, depth=1), depth=18,
+        ...                       base_channels=8),
+        ...         neck=dict(type='ProbabilisticEmbeddingNeck',
+        ...                   in_channels=[8, 16, 32, 64]),
+        ...         decode_head=dict(type='FCNHead', in_channels=64,
+        ...                          in_index=3, channels=16, num_classes=5))
+        >>> caught[0].category.__name__
+        'DeprecationWarning'
+        >>> [type(m).__name__ for m in model.method_losses.values()]
+        ['ProbabilisticEmbeddingKL']
     """
 
     def __init__(self,
                  *args,
                  neck: Optional[dict] = None,
                  kl_loss: dict = dict(type='GaussianKLLoss', loss_weight=1e-3),
+                 auxiliary_head: Optional[dict] = None,
+                 method_losses: Optional[dict] = None,
                  **kwargs):
-        super().__init__(*args, neck=neck, **kwargs)
-        if not hasattr(self.neck if self.with_neck else None,
-                       'forward_with_stats'):
+        warnings.warn(
+            'DMRNetEncoderDecoder is deprecated: use MultiModalEncoderDecoder '
+            "with neck=ProbabilisticEmbeddingNeck and method_losses=["
+            "CombinationRegularizer(mining_score='embedding_variance'), "
+            'ProbabilisticEmbeddingKL] (configs/dmrnet/_base_/)',
+            DeprecationWarning, stacklevel=2)
+        if not isinstance(neck, dict) or \
+                neck.get('type') != 'ProbabilisticEmbeddingNeck':
             raise TypeError(
                 f'{type(self).__name__} needs `neck` to be a '
                 'ProbabilisticEmbeddingNeck (the probabilistic embedding), '
-                f'got {type(getattr(self, "neck", None)).__name__}')
-        self.kl_loss = MODELS.build(kl_loss)
-
-    def loss(self, inputs: torch.Tensor, data_samples: SampleList) -> dict:
-        """Task, hard-combination and KL losses of inputs (B, C, H, W)."""
-        mask = self._mask_of(inputs, data_samples)
-        x, stats = self.neck.forward_with_stats(self.backbone(inputs, mask))
-        losses = dict()
-        losses.update(self._decode_head_forward_train(x, data_samples))
-        if self.with_auxiliary_head:
-            losses.update(self._auxiliary_head_forward_train(x, data_samples))
-        losses[self.kl_loss.loss_name] = sum(
-            self.kl_loss(s.mu, s.logvar) for s in stats)
-        accumulate_embedding_variance(find_selectors(self), stats, mask)
-        return losses
+                f'got {neck!r}')
+        methods = dmrnet_method_losses(kl_loss, auxiliary_head,
+                                       'CombinationRegularizerSegHead',
+                                       'auxiliary_head', method_losses)
+        super().__init__(*args, neck=neck, method_losses=methods, **kwargs)

@@ -13,18 +13,22 @@ backbone whose encoders do not depend on the mask
 (``backbone.encoder_is_mask_independent``) the encoders run once - once per
 window in slide mode - and only fusion, neck and decode head run per
 combination; otherwise (early fusion, ESANet's feedback form) each
-combination gets a full forward pass.
+combination gets a full forward pass. Training builds one
+:class:`ForwardRecord` and adds the ``method_losses``; the loss assembly,
+the record, late fusion and ``predict_combinations`` are those of
+:class:`MultiModalModelMixin`, shared with the classifier.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
-from mmseg.utils import OptSampleList, SampleList
+from mmseg.utils import OptSampleList, SampleList, add_prefix
 
-from mm_incomplete.modality import set_modality_masks
+from ..methods.record import ForwardRecord
 from ..utils.multi_modal_model import MultiModalModelMixin
 
 
@@ -36,6 +40,16 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
     ``(inputs, mask)`` and expose ``layout`` (``MultiBranchResNet``,
     ``EarlyFusionResNet``). When the data preprocessor has a layout too, the
     two must agree.
+
+    Args:
+        method_losses (list[dict] | dict[str, dict], optional):
+            :class:`BaseMethodLoss` configs (a dict names them); each gets the :class:`ForwardRecord` of every training
+            step and adds its loss dict (e.g. DMRNet's
+            ``ProbabilisticEmbeddingKL`` and ``CombinationRegularizer``).
+        decode_head (dict): an mmseg decode head, or a
+            :class:`LateFusionHead` for late fusion (one head per modality
+            and a decision rule).
+        **kwargs: the other ``EncoderDecoder`` arguments.
 
     Example:
         >>> import torch
@@ -55,19 +69,29 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
         (['depth', 'rgb', 'rgb+depth'], (32, 32))
     """
 
-    def __init__(self, *args, **kwargs):
+    task = 'seg'
+
+    def __init__(self, *args, method_losses=None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         # attribute access (test_cfg.mode) also for plain dicts; no test_cfg
         # means whole-image inference
         self.test_cfg = ConfigDict(self.test_cfg or dict(mode='whole'))
-        self.check_modality_layouts()
+        self.init_multi_modal(method_losses)
+
+    @property
+    def task_head(self):
+        return self.decode_head
 
     # -- feature extraction ------------------------------------------------
     def extract_feat(self, inputs: torch.Tensor,
                      mask: Optional[torch.Tensor] = None
                      ) -> List[torch.Tensor]:
         """inputs (B, C, H, W), mask (B, M) bool or None (full) -> features
-        of the backbone (and neck)."""
+        of the backbone (and neck); early/mid fusion only."""
+        if self.late_fusion:
+            raise RuntimeError('late fusion has no fused features; use '
+                               'logits_for_masks or encode_decode')
         x = self.backbone(inputs, mask)
         if self.with_neck:
             x = self.neck(x)
@@ -76,8 +100,10 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
     def encode_decode(self, inputs: torch.Tensor, batch_img_metas: List[dict],
                       mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Seg logits (B, K, H, W) of inputs (B, C, H, W) under ``mask``."""
-        x = self.extract_feat(inputs, mask)
-        return self.decode_head.predict(x, batch_img_metas, self.test_cfg)
+        if mask is None:
+            mask = self.layout.combination_mask(self.layout.full).expand(
+                inputs.shape[0], -1)
+        return self._encode_decode_masks(inputs, batch_img_metas, [mask])[0]
 
     def _encode_decode_masks(self, inputs: torch.Tensor,
                              batch_img_metas: List[dict],
@@ -85,29 +111,32 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
                              ) -> List[torch.Tensor]:
         """Seg logits (B, K, H, W) for each (B, M) mask of ``masks``; the
         encoders run once when they do not depend on the mask."""
-        if len(masks) == 1 or not getattr(
-                self.backbone, 'encoder_is_mask_independent', False):
-            return [self.encode_decode(inputs, batch_img_metas, m)
-                    for m in masks]
-        union = torch.stack(list(masks)).any(0)
-        feats = self.backbone.encode(inputs, union)
-        logits = []
-        for mask in masks:
-            x = self.backbone.fuse(feats, mask)
-            if self.with_neck:
-                x = self.neck(x)
-            logits.append(
-                self.decode_head.predict(x, batch_img_metas, self.test_cfg))
-        return logits
+        return [self.decode_head.predict_by_feat(logits, batch_img_metas)
+                for logits in self.logits_for_masks(inputs, masks)]
 
     # -- training -----------------------------------------------------------
-    def loss(self, inputs: torch.Tensor, data_samples: SampleList) -> dict:
-        """Losses of inputs (B, C, H, W) under the samples' masks."""
-        x = self.extract_feat(inputs, self._mask_of(inputs, data_samples))
-        losses = dict()
-        losses.update(self._decode_head_forward_train(x, data_samples))
+    def _head_logits(self, feats, for_loss: bool = False):
+        """Decode-head logits (B, K, h, w); ``None`` in training for heads
+        whose ``loss`` is not ``forward`` + ``loss_by_feat``."""
+        if for_loss and type(self.decode_head).loss is not \
+                BaseDecodeHead.loss:
+            return None
+        return self.decode_head.forward(feats)
+
+    def _task_losses(self, record: ForwardRecord) -> dict:
+        """Decode-head (``decode.*``) and auxiliary-head (``aux.*``)
+        losses from the record."""
+        samples = record.data_samples
+        if record.head_logits is None:
+            losses = self._decode_head_forward_train(record.neck_feats,
+                                                     samples)
+        else:
+            losses = add_prefix(
+                self.decode_head.loss_by_feat(record.head_logits, samples),
+                'decode')
         if self.with_auxiliary_head:
-            losses.update(self._auxiliary_head_forward_train(x, data_samples))
+            losses.update(self._auxiliary_head_forward_train(
+                record.neck_feats, samples))
         return losses
 
     # -- inference ----------------------------------------------------------
@@ -129,13 +158,16 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
 
     def _forward(self, inputs: torch.Tensor,
                  data_samples: OptSampleList = None) -> torch.Tensor:
-        """Raw decode-head output under the samples' masks."""
-        x = self.extract_feat(inputs, self._mask_of(inputs, data_samples))
-        return self.decode_head.forward(x)
+        """Raw decode-head output (B, K, h, w) under the samples' masks."""
+        return self.logits_for_masks(
+            inputs, [self._mask_of(inputs, data_samples)])[0]
 
     def inference(self, inputs: torch.Tensor, batch_img_metas: List[dict],
                   mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Whole or sliding-window seg logits (B, K, H, W) under ``mask``."""
+        if mask is None:
+            mask = self.layout.combination_mask(self.layout.full).expand(
+                inputs.shape[0], -1)
         return self._inference_masks(inputs, batch_img_metas, [mask])[0]
 
     def whole_inference(self, inputs: torch.Tensor,
@@ -148,6 +180,9 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
                         batch_img_metas: List[dict],
                         mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Sliding-window seg logits (B, K, H, W) under ``mask``."""
+        if mask is None:
+            mask = self.layout.combination_mask(self.layout.full).expand(
+                inputs.shape[0], -1)
         return self._slide_masks(inputs, batch_img_metas, [mask])[0]
 
     def _inference_masks(self, inputs, batch_img_metas, masks):
@@ -189,36 +224,11 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
         return [pred / count for pred in preds]
 
     # -- every-combination evaluation ---------------------------------------
-    def predict_combinations(self, inputs: torch.Tensor,
-                             data_samples: SampleList,
-                             combinations=None) -> Dict[str, SampleList]:
-        """Predict every combination of one batch.
+    # ``predict_combinations`` is MultiModalModelMixin's; these are its two
+    # task-specific steps (whole or sliding-window logits, then samples).
+    def _outputs_for_masks(self, inputs, data_samples, masks):
+        return self._inference_masks(inputs,
+                                     self._metas(inputs, data_samples), masks)
 
-        Args:
-            inputs (Tensor): (B, C, H, W) preprocessed stacked modalities;
-                channels of any modality may be present, each combination
-                masks its own.
-            data_samples (list[SegDataSample]): the batch's samples; they are
-                not modified.
-            combinations (str | list | None): ``'all'``/``None`` (every
-                combination), ``'rgb,depth'``, or a list of names / tuples.
-
-        Returns:
-            dict[str, list[SegDataSample]]: ``{combination_name: samples}``,
-            in the order of ``combinations``; each list holds fresh copies of
-            ``data_samples`` with the combination's ``modality_mask`` and its
-            ``seg_logits`` / ``pred_sem_seg``.
-        """
-        combos = self.layout.parse_combinations(combinations, 'combinations')
-        batch = inputs.shape[0]
-        masks = [self.layout.combination_mask(c).to(inputs.device)
-                 .expand(batch, -1) for c in combos]
-        metas = self._metas(inputs, data_samples)
-        logits = self._inference_masks(inputs, metas, masks)
-        out = {}
-        for combo, mask, logit in zip(combos, masks, logits):
-            samples = [s.clone() for s in data_samples]
-            set_modality_masks(samples, mask)
-            out[self.layout.combination_name(combo)] = \
-                self.postprocess_result(logit, samples)
-        return out
+    def _to_samples(self, output, samples):
+        return self.postprocess_result(output, samples)

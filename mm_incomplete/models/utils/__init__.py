@@ -1,3 +1,4 @@
-from .combination_selection import CombinationSelector, find_selectors
+from .combination_selection import (CombinationSelector, find_selectors,
+                                   selection_state)
 
-__all__ = ['CombinationSelector', 'find_selectors']
+__all__ = ['CombinationSelector', 'find_selectors', 'selection_state']

@@ -13,7 +13,10 @@ largest embedding variance for DMRNet, largest validation drop for MMANet).
 - ``selected``, a persistent (K,) bool buffer: it is part of the model's
   ``state_dict``, so the chosen set lands in every checkpoint and comes back
   on resume or ``load_from``;
-- ``sample_mask(mask)``: (B,) bool, which samples of a batch are selected;
+- ``sample_mask(mask)``: (B,) bool, which samples of a batch are selected
+  (given the host copy of the mask, computed on the host without reading
+  the device: the selected flags are mirrored on the host, refreshed only
+  when the buffer changes or moves);
 - mining accumulators (``score_sum``, ``score_count``; persistent too, so a
   run resumed inside a mining window keeps what it has gathered), fed per
   sample (:meth:`accumulate`) or per combination
@@ -97,6 +100,10 @@ class CombinationSelector(nn.Module):
             torch.stack([self.layout.combination_mask(c)
                          for c in self.all_combinations]),
             persistent=False)  # (K, M)
+        # host copies for masks on the CPU (no device read per step)
+        self._host_table = self.combination_table.clone()
+        self._host_selected = None
+        self._host_key = None
 
         K = len(self.all_combinations)
         self.fixed = combinations is not None
@@ -132,7 +139,8 @@ class CombinationSelector(nn.Module):
         if mask.dim() != 2 or mask.shape[1] != len(self.layout):
             raise ValueError(f'expected a (B, {len(self.layout)}) modality '
                              f'mask, got shape {tuple(mask.shape)}')
-        table = self.combination_table.to(mask.device)
+        table = self._host_table if mask.device.type == 'cpu' else \
+            self.combination_table.to(mask.device)
         match = (mask.bool()[:, None, :] == table[None]).all(-1)  # (B, K)
         if not bool(match.any(1).all()):
             raise ValueError('a row of the modality mask has no modality')
@@ -162,12 +170,30 @@ class CombinationSelector(nn.Module):
             if combinations else []
         self.selected.copy_(self._flags(combos))
 
+    def host_selected(self) -> torch.Tensor:
+        """(K,) bool copy of ``selected`` on the host.
+
+        Copied from the buffer only when the buffer is a different tensor
+        (moved) or was changed in place (its version counter moved): after
+        mining, loading a checkpoint or ``set_selected``, not per step.
+        """
+        sel = self.selected
+        key = (id(sel), sel._version, sel.device)
+        if self._host_key != key:
+            self._host_selected = sel.detach().to('cpu').clone()
+            self._host_key = key
+        return self._host_selected
+
     def sample_mask(self, mask: torch.Tensor) -> torch.Tensor:
         """(B,) bool: does sample b's combination belong to the selected set?
 
         Args:
-            mask (Tensor): (B, M) bool modality mask.
+            mask (Tensor): (B, M) bool modality mask; on the CPU (the host
+                copy) the answer is computed there, without reading the
+                device.
         """
+        if mask.device.type == 'cpu':
+            return self.host_selected()[self.combination_index(mask)]
         return self.selected.to(mask.device)[self.combination_index(mask)]
 
     # -- mining ---------------------------------------------------------------
@@ -182,7 +208,8 @@ class CombinationSelector(nn.Module):
         if scores.shape != mask.shape[:1]:
             raise ValueError(f'scores of shape {tuple(scores.shape)} for a '
                              f'mask of {mask.shape[0]} samples')
-        idx = self.combination_index(mask).to(self.score_sum.device)
+        idx = self.combination_index(mask).to(self.score_sum.device,
+                                              non_blocking=True)
         self.score_sum.index_add_(0, idx, scores.detach().to(
             self.score_sum.device, self.score_sum.dtype))
         self.score_count.index_add_(0, idx, torch.ones_like(
@@ -255,4 +282,13 @@ def find_selectors(model: nn.Module) -> List[CombinationSelector]:
     """Every :class:`CombinationSelector` inside ``model`` (wrappers too)."""
     model = getattr(model, 'module', model)
     return [m for m in model.modules() if isinstance(m, CombinationSelector)]
+
+
+def selection_state(model: nn.Module) -> Dict[str, List[str]]:
+    """``{selector path: selected combination names}`` of a model (e.g.
+    ``{'method_losses.hard_combination.selector': ['depth']}``): the mined
+    state an evaluation reports with its metrics."""
+    model = getattr(model, 'module', model)
+    return {name: m.selected_names for name, m in model.named_modules()
+            if isinstance(m, CombinationSelector)}
 

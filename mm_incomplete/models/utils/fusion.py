@@ -58,7 +58,9 @@ def masked_combine(feats: Dict[str, torch.Tensor], mask: torch.Tensor,
     Args:
         feats (dict[str, Tensor]): ``{name: (B, C, H, W)}``; a modality may be
             left out only if ``mask`` drops it for every sample.
-        mask (Tensor): (B, M) bool, True = present, columns in ``names`` order.
+        mask (Tensor): (B, M) bool, True = present, columns in ``names`` order;
+            best on the host (the checks below then cost no
+            synchronisation; the weights go to the features' device).
         names (Sequence[str]): the M modality names in layout order.
         reduce (str): ``'sum'`` adds the present features (ESANet);
             ``'mean'`` divides the sum by the number of present modalities
@@ -72,7 +74,8 @@ def masked_combine(feats: Dict[str, torch.Tensor], mask: torch.Tensor,
     if mask.dim() != 2 or mask.shape[1] != len(names):
         raise ValueError(f'mask must be (B, {len(names)}) for modalities '
                          f'{list(names)}, got {tuple(mask.shape)}')
-    weights = mask.to(dtype=next(iter(feats.values())).dtype)
+    ref = next(iter(feats.values()))
+    weights = mask.to(device=ref.device, dtype=ref.dtype, non_blocking=True)
     if reduce == 'mean':
         weights = weights / weights.sum(1, keepdim=True).clamp(min=1)
     elif reduce != 'sum':
@@ -91,7 +94,6 @@ def masked_combine(feats: Dict[str, torch.Tensor], mask: torch.Tensor,
         term = feats[name] * w.view(-1, 1, 1, 1)
         out = term if out is None else out + term
     if out is None:
-        ref = next(iter(feats.values()))
         out = ref.new_zeros(ref.shape)
     return out
 

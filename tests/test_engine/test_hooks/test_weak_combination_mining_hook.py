@@ -1,5 +1,9 @@
 """WeakCombinationMiningHook: MMANet's largest-validation-drop rule, in a
-real Runner on the synthetic set, interrupted inside the window, resumed."""
+real Runner on the synthetic set, interrupted inside the window, resumed;
+the weak combination (the MAR method loss's selector, as the shipped
+configs wire it) is saved in the checkpoint, restored on resume, used by
+the regularizer afterwards and reported by the evaluation."""
+import json
 import os.path as osp
 import sys
 from types import SimpleNamespace
@@ -56,7 +60,12 @@ def _cfg(tmp, max_iters, resume=False):
     model['student'] = net
     model['teacher'] = dict(net, data_preprocessor=seg_net()[
         'data_preprocessor'])
-    model['aux_heads']['mar']['head']['head']['num_classes'] = NUM_CLASSES
+    # MAR as configs/mmanet wires it: a method loss of the distiller
+    mar = model.pop('aux_heads')['mar']['head']
+    model['method_losses'] = dict(mar=dict(
+        type='CombinationRegularizer', modalities=LAYOUT, combinations=None,
+        inputs='fused_feats', prefix='mar',
+        head=dict(mar['head'], num_classes=NUM_CLASSES)))
     # a plain Runner(**kwargs): no config to pretty-print (seconds on CPU)
     return dict(
         default_scope='mmseg',
@@ -70,7 +79,7 @@ def _cfg(tmp, max_iters, resume=False):
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters,
                        val_interval=2),
         val_cfg=dict(type='MultiCombinationValLoop', save_json=False),
-        test_cfg=dict(type='MultiCombinationTestLoop', save_json=False),
+        test_cfg=dict(type='MultiCombinationTestLoop', save_json=True),
         optim_wrapper=dict(type='OptimWrapper',
                            optimizer=dict(type='SGD', lr=0.01)),
         default_hooks=dict(
@@ -81,14 +90,14 @@ def _cfg(tmp, max_iters, resume=False):
             dict(type='WeakCombinationMiningHook', metric='mIoU', begin=2,
                  end=4),
             dict(type='LossScaleWarmupHook',
-                 modules=['aux_heads.mar', 'distill_losses'], begin=4)],
+                 modules=['method_losses', 'distill_losses'], begin=4)],
         resume=resume,
         randomness=dict(seed=0),
         log_level='WARNING')
 
 
 def _selector(runner):
-    return runner.model.aux_heads.mar.selector
+    return runner.model.method_losses.mar.selector
 
 
 def test_mines_validation_drops_and_survives_resume(tmp_path):
@@ -106,8 +115,10 @@ def test_mines_validation_drops_and_survives_resume(tmp_path):
             for k in ('rgb', 'depth')}
     assert sel.mean_scores() == pytest.approx(drop)  # the val at 3 is out
     ckpt = torch.load(osp.join(tmp, 'work', 'iter_3.pth'))
-    assert ckpt['state_dict']['aux_heads.mar.selector.score_count'].sum() == 2
-    assert ckpt['meta']['weak_combinations'] == {'aux_heads.mar.selector': []}
+    assert ckpt['state_dict'][
+        'method_losses.mar.selector.score_count'].sum() == 2
+    assert ckpt['meta']['weak_combinations'] == {
+        'method_losses.mar.selector': []}
 
     # run 2 resumes, validates at 4 (end of window), selects, goes on to 6
     runner = Runner(**_cfg(tmp, max_iters=6, resume=True))
@@ -132,10 +143,50 @@ def test_mines_validation_drops_and_survives_resume(tmp_path):
     assert sel.selected_names == [weak]
     final = torch.load(osp.join(tmp, 'work', 'iter_6.pth'))
     assert final['meta']['weak_combinations'] == {
-        'aux_heads.mar.selector': [weak]}
+        'method_losses.mar.selector': [weak]}
+    assert final['state_dict']['method_losses.mar.selector.selected'].sum() \
+        == 1
     assert not any('teacher' in k for k in final['state_dict'])
     # the regularizer and MAD start at iteration 4 (warm-up hook)
-    assert runner.model.aux_heads.mar.loss_scale == 1.0
+    mar = runner.model.method_losses.mar
+    assert mar.loss_scale == 1.0
+
+    # run 3 resumes after the window: the weak combination comes back from
+    # the checkpoint (nothing is mined again) ...
+    runner = Runner(**_cfg(tmp, max_iters=7, resume=True))
+    restored = {}
+
+    class _AtStart(Hook):
+        priority = 'VERY_LOW'
+
+        def before_train(self, runner):
+            restored['names'] = _selector(runner).selected_names
+
+    runner.register_hook(_AtStart())
+    runner.train()
+    assert restored['names'] == [weak]
+    # ... the regularizer uses it: only the weak combination's samples
+    # reach the MAR head
+    model = runner.model
+    model.train()
+    from _builders import seg_batch
+    from mm_incomplete.modality import set_modality_masks
+    data = model.data_preprocessor(seg_batch(4, size=32), False)
+    inputs, samples = data['inputs'], data['data_samples']
+    weak_row = [n in weak.split('+') for n in ('rgb', 'depth')]
+    other = [[True, True], [True, False], [False, True]]
+    other.remove(weak_row)
+    for rows, counts in (([weak_row, other[0]] * 2, True),
+                         ([other[0], other[1]] * 2, False)):
+        set_modality_masks(samples, torch.tensor(rows))
+        rec = model.student.forward_record(inputs, samples)
+        loss = model.method_losses.mar(rec)['mar.loss_ce']
+        assert (float(loss) > 0) == counts, (rows, float(loss))
+    # ... and the evaluation reports the state it evaluated with
+    runner.test()
+    with open(runner.test_loop.last_json) as f:
+        record = json.load(f)
+    assert record['method_state'] == {'method_losses.mar.selector': [weak]}
 
 
 def test_refuses_to_mine_on_the_test_split():

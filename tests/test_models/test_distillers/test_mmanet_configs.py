@@ -17,11 +17,14 @@ def test_nyud_config_has_the_papers_setting():
     weights = {k: v.loss_weight for k, v in model.distill_losses.items()}
     assert weights == dict(loss_mad_context=4.0, loss_mad_skip16=4.0,
                            loss_mad_skip8=4.0)
-    head = model.aux_heads.mar.head
-    assert head.combinations is None and \
-        head.head.loss_decode.loss_weight == 0.2
+    mar = model.method_losses.mar
+    assert mar.type == 'CombinationRegularizer' and \
+        mar.inputs == 'fused_feats' and mar.combinations is None and \
+        mar.head.loss_decode.loss_weight == 0.2
     hooks = {h.type: h for h in cfg.custom_hooks}
     assert hooks['LossScaleWarmupHook'].begin == 1000  # epoch 11 of 300
+    assert hooks['LossScaleWarmupHook'].modules == ['method_losses',
+                                                    'distill_losses']
     assert (hooks['WeakCombinationMiningHook'].begin,
             hooks['WeakCombinationMiningHook'].end) == (700, 1000)
     # mining reads a held-out list from train, the test split stays test
@@ -53,3 +56,7 @@ def test_cpu_configs_build_with_their_teacher(tmp_path, task, scope,
     assert all(loss.loss_weight == weight
                for loss in model.distill_losses.values())
     assert not any(k.startswith('teacher') for k in model.state_dict())
+    # MAR is the distiller's method loss: training only, not the student's
+    assert type(model.method_losses.mar).__name__ == \
+        'CombinationRegularizer'
+    assert not model.student.method_losses

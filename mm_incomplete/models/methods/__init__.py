@@ -1,0 +1,11 @@
+"""Methods as plug-ins: losses on the record of a forward."""
+from .base import BaseMethodLoss
+from .combination_regularizer import (MINING_SCORES, CombinationRegularizer,
+                                      embedding_variance_score)
+from .probabilistic_embedding_kl import ProbabilisticEmbeddingKL
+from .record import ForwardRecord
+
+__all__ = [
+    'BaseMethodLoss', 'ForwardRecord', 'ProbabilisticEmbeddingKL',
+    'CombinationRegularizer', 'MINING_SCORES', 'embedding_variance_score'
+]
