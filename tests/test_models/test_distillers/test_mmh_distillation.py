@@ -209,3 +209,26 @@ def test_seg_distiller_rad_on_logits_and_dad_on_pixels(tmp_path):
     optim = build_optim_wrapper(model, OPTIM)
     log = model.train_step(seg_batch(n=3, seed=1), optim)
     assert 'loss_rad' in log
+
+
+def test_training_step_reads_nothing_from_the_device(cls_ckpt):
+    from _sync_guard import HostSyncGuard
+    dad = dict(type='DiscrepancyAwareDistillLoss', samples='image', knn=3,
+               inputs=dict(feat_s='student.stage3', feat_t='teacher.stage3'))
+    model = _cls_distiller(cls_ckpt, dict(loss_rad=_rad('attention'),
+                                          loss_dad_stage3=dad),
+                           sampler=dict(type='ModDrop', drop_prob=0.5,
+                                        seed=0))
+    model.train()
+
+    def step():
+        data = model.data_preprocessor(_cls_batch(), True)
+        losses = model(**data, mode='loss')
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        return losses
+
+    step()
+    with HostSyncGuard(model) as guard:
+        losses = step()
+    assert guard.ours == [], '\n'.join(guard.ours)
+    assert {'loss_rad', 'loss_dad_stage3'} <= set(losses)
