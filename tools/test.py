@@ -81,6 +81,9 @@ def save_predictions(cfg, out: str) -> None:
 
 def set_combinations(cfg, modalities: str) -> None:
     """--modalities: the loop's list, or the one combination of a plain loop."""
+    if not modalities.replace(',', ' ').strip():
+        raise ValueError(f'--modalities {modalities!r} names no combination; '
+                         'give e.g. "rgb,depth,rgb+depth" or "all"')
     loop = cfg.test_cfg.get('type', 'TestLoop')
     if loop.startswith('MultiCombination'):
         cfg.test_cfg['combinations'] = modalities
@@ -101,7 +104,7 @@ def main(argv=None):
         raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
 
-    if args.modalities:
+    if args.modalities is not None:
         set_combinations(cfg, args.modalities)
     if args.show_dir:
         enable_show_dir(cfg, args.show_dir)

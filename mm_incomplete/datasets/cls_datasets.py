@@ -89,8 +89,10 @@ class CASIASURFDataset(MultiModalClsDataset):
     Uses the official list files as annotation files: each line is
     ``<color path> <depth path> <ir path> <label>`` relative to ``data_root``
     with label 1 = live (real) and 0 = spoof, so ``ann_modalities`` defaults
-    to ``('rgb', 'depth', 'ir')``. Depth and IR are 8-bit images (load them
-    with ``depth_modalities=()`` and ``to_gray=('depth', 'ir')``).
+    to ``('rgb', 'depth', 'ir')``. Depth and IR are 8-bit images: declare
+    depth of the ``other`` kind (the default layout
+    ``'rgb:3,depth:1:other,ir:1:other'``) and load both with
+    ``to_gray=('depth', 'ir')``.
 
     Example:
         >>> CASIASURFDataset.METAINFO['classes']
@@ -99,6 +101,7 @@ class CASIASURFDataset(MultiModalClsDataset):
 
     METAINFO = dict(classes=CASIA_SURF_CLASSES)
 
-    def __init__(self, modalities=dict(rgb=3, depth=1, ir=1), **kwargs):
+    def __init__(self, modalities='rgb:3,depth:1:other,ir:1:other',
+                 **kwargs):
         kwargs.setdefault('ann_modalities', ('rgb', 'depth', 'ir'))
         super().__init__(modalities=modalities, **kwargs)

@@ -19,6 +19,7 @@ from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
 from mm_incomplete.modality import ModalityLayout
+from .pipeline_layout import fill_pipeline_layout
 
 
 @DATASETS.register_module()
@@ -30,6 +31,9 @@ class MultiModalClsDataset(BaseDataset):
 
     Args:
         modalities (dict | str): the layout, e.g. ``dict(rgb=3, depth=1)``.
+            The dataset hands it to every ``LoadMultiModalImages`` step of
+            ``pipeline`` that names no ``modalities`` (one that does must
+            agree).
         ann_file (str): the annotation file (relative to ``data_root``).
         ann_modalities (Sequence[str], optional): modality of each path
             column; defaults to the layout's names.
@@ -61,6 +65,8 @@ class MultiModalClsDataset(BaseDataset):
                  check_files: bool = True,
                  **kwargs):
         self.layout = ModalityLayout(modalities, 'modalities')
+        kwargs['pipeline'] = fill_pipeline_layout(
+            kwargs.get('pipeline', []), self.layout, type(self).__name__)
         cols = tuple(ann_modalities or self.layout.names)
         missing = [n for n in self.layout.names if n not in cols]
         if missing:

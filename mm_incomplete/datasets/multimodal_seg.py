@@ -22,6 +22,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from mm_incomplete.modality import ModalityLayout
+from .pipeline_layout import fill_pipeline_layout
 
 
 @DATASETS.register_module()
@@ -35,6 +36,9 @@ class MultiModalSegDataset(BaseSegDataset):
     Args:
         modalities (dict | str): the layout, e.g. ``dict(rgb=3, depth=1)``;
             only the names are used here (which folders to read).
+            The dataset hands it to every ``LoadMultiModalImages`` step of
+            ``pipeline`` that names no ``modalities`` (one that does must
+            agree).
         split (str): the split folder, e.g. ``'train'``.
         label_dir (str): folder of the label maps. Defaults to ``'label'``.
         suffixes (dict[str, str], optional): file suffix per modality;
@@ -77,6 +81,8 @@ class MultiModalSegDataset(BaseSegDataset):
                  check_files: bool = True,
                  **kwargs):
         self.layout = ModalityLayout(modalities, 'modalities')
+        kwargs['pipeline'] = fill_pipeline_layout(
+            kwargs.get('pipeline', []), self.layout, type(self).__name__)
         suffixes = dict(suffixes or {})
         unknown = sorted(set(suffixes) - set(self.layout.names))
         if unknown:
@@ -141,6 +147,10 @@ class MultiModalSegDataset(BaseSegDataset):
                 label_map=self.label_map,
                 reduce_zero_label=self.reduce_zero_label,
                 seg_fields=[])
+            classes = self.metainfo.get('classes')
+            if classes:  # labels are checked against these when loaded
+                info.update(num_classes=len(classes),
+                            ignore_index=self.ignore_index)
             if ann_dir:
                 info['seg_map_path'] = osp.join(ann_dir,
                                                 name + self.seg_map_suffix)

@@ -24,14 +24,35 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
+def default_work_dir(config_path: str) -> str:
+    """``./work_dirs/<method folder>/<config name>`` for a shipped config
+    (``dmrnet/synthetic_seg_cpu.py`` and ``mmanet/synthetic_seg_cpu.py`` get
+    different folders, so auto-resume never picks up another method's
+    checkpoint); ``./work_dirs/<config name>`` for any other config.
+
+    Example:
+        >>> from mm_incomplete.utils import config_path
+        >>> default_work_dir(config_path('dmrnet/synthetic_seg_cpu.py'))
+        './work_dirs/dmrnet/synthetic_seg_cpu'
+    """
+    from .config import CONFIG_ROOT
+    path = osp.realpath(config_path)
+    root = osp.realpath(CONFIG_ROOT)
+    name = osp.splitext(osp.basename(path))[0]
+    if osp.commonpath([path, root]) == root:
+        folder = osp.dirname(osp.relpath(path, root))
+        if folder:
+            return osp.join('./work_dirs', folder, name)
+    return osp.join('./work_dirs', name)
+
+
 def set_work_dir(cfg: Config, config_path: str,
                  work_dir: Optional[str]) -> None:
-    """CLI > config > ./work_dirs/<config name>, as in mmseg's tools."""
+    """CLI > config > :func:`default_work_dir`."""
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(config_path))[0])
+        cfg.work_dir = default_work_dir(config_path)
 
 
 def setup_launcher(cfg: Config, launcher: str) -> None:

@@ -31,12 +31,18 @@ def _build(cfg, key, scope, **overrides):
 ])
 def test_config_fields(name):
     cfg = Config.fromfile(osp.join(CFG_DIR, name))
-    assert isinstance(cfg.modalities, dict)
+    assert isinstance(cfg.modalities, (dict, str))
     for key in ('train_pipeline', 'test_pipeline', 'train_dataloader',
                 'val_dataloader', 'test_dataloader', 'val_evaluator',
                 'test_evaluator'):
         assert key in cfg, key
-    assert cfg.train_pipeline[0].modalities == cfg.modalities
+    # the layout is declared once: every dataset carries it and hands it to
+    # its loading step, which names none
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = cfg[key].dataset
+        assert dataset.modalities == cfg.modalities, key
+        assert dataset.pipeline[0].type == 'LoadMultiModalImages'
+        assert 'modalities' not in dataset.pipeline[0], key
     metric = cfg.val_evaluator['type']
     assert metric in ('IoUMetric', 'Accuracy')
 

@@ -76,3 +76,77 @@ def test_bad_combinations():
         layout.index('ir')
     with pytest.raises(ValueError, match='needs 4'):
         layout.split(torch.zeros(1, 3, 2, 2))
+
+
+# -- modality kinds -------------------------------------------------------
+def test_kinds_are_inferred_from_well_known_names():
+    layout = ModalityLayout('rgb:3,depth:1,hha:3,ir:1')
+    assert layout.kinds == ('colour', 'depth', 'other', 'other')
+    assert layout.names_of_kind('depth') == ('depth', )
+    assert layout.names_of_kind('other') == ('hha', 'ir')
+
+
+@pytest.mark.parametrize('spec', [
+    'rgb:3,thermal:1:depth,depth:1:other',
+    [('rgb', 3), ('thermal', 1, 'depth'), ('depth', 1, 'other')],
+    dict(rgb=3, thermal=dict(channels=1, kind='depth'),
+         depth=dict(channels=1, kind='other')),
+])
+def test_explicit_kinds_in_every_form(spec):
+    layout = ModalityLayout(spec)
+    assert layout.names == ('rgb', 'thermal', 'depth')
+    assert layout.channels == (3, 1, 1)
+    assert layout.kinds == ('colour', 'depth', 'other')
+    # the string form round-trips, writing only the non-default kinds
+    assert layout.spec() == 'rgb:3,thermal:1:depth,depth:1:other'
+    assert ModalityLayout(layout.spec()) == layout == ModalityLayout(layout)
+    assert repr(layout) == \
+        "ModalityLayout('rgb:3,thermal:1:depth,depth:1:other')"
+
+
+def test_kinds_take_part_in_equality():
+    assert ModalityLayout('rgb:3,depth:1') == \
+        ModalityLayout('rgb:3:colour,depth:1:depth')
+    assert ModalityLayout('rgb:3,depth:1') != \
+        ModalityLayout('rgb:3,depth:1:other')
+    assert repr(ModalityLayout('rgb:3:colour,depth:1')) == \
+        "ModalityLayout('rgb:3,depth:1')"
+
+
+def test_unknown_name_without_kind_names_the_option():
+    layout = ModalityLayout('rgb:3,thermal:1', option='train.modalities')
+    assert layout.names == ('rgb', 'thermal')  # building it is fine ...
+    with pytest.raises(ValueError, match='train.modalities') as err:
+        layout.kinds  # ... asking for its kind is not
+    assert "'thermal'" in str(err.value) and 'thermal:1:other' in str(
+        err.value)
+    assert layout.kind('rgb') == 'colour'
+
+
+@pytest.mark.parametrize('spec, message', [
+    ('rgb:3:color', "kind 'color'"),
+    (dict(ir=dict(channels=1, kind='infrared')), "kind 'infrared'"),
+    (dict(ir=dict(kind='other')), r'dict\(channels=C'),
+    ('rgb:3:colour:x', 'name:channels:kind'),
+])
+def test_bad_kinds_name_the_option(spec, message):
+    with pytest.raises(ValueError, match=message) as err:
+        ModalityLayout(spec, option='backbone.modalities')
+    assert 'backbone.modalities' in str(err.value)
+
+
+def test_string_and_list_forms_keep_their_order_through_a_config_dump(
+        tmp_path):
+    from mmengine.config import Config
+    cfg = Config(dict(a='depth:1,rgb:3,ir:1:depth',
+                      b=[('depth', 1), ('rgb', 3), ('ir', 1, 'depth')],
+                      c=dict(depth=1, rgb=3)))
+    path = str(tmp_path / 'dumped.py')
+    cfg.dump(path)
+    back = Config.fromfile(path)
+    expected = ModalityLayout('depth:1,rgb:3,ir:1:depth')
+    assert ModalityLayout(back.a) == expected
+    assert ModalityLayout(back.b) == expected
+    # (a dict may come back reordered: that is why the docs prefer the
+    # string form for layouts whose order matters)
+    assert set(ModalityLayout(back.c).names) == {'depth', 'rgb'}

@@ -94,3 +94,51 @@ def test_bad_inputs_are_named(mats, tmp_path):
     with pytest.raises(KeyError, match='mapClass'):
         nyu.convert(mats['labeled'], wrong, mats['splits'],
                     str(tmp_path / 'o'), progress=False)
+
+
+@pytest.mark.parametrize('train, test, match', [
+    ([[1], [2]], [[2]], r'1 frame\(s\) are in both .* leak.*\[2\]'),
+    ([[1], [1]], [[2]], r'`trainNdxs` repeats frames \[1\]'),
+    ([[1], [3]], np.zeros((0, 1)), '`testNdxs` is empty'),
+])
+def test_overlapping_duplicate_or_empty_splits_are_refused(
+        mats, tmp_path, train, test, match):
+    splits = str(tmp_path / 'splits_bad.mat')
+    scipy.io.savemat(splits, dict(trainNdxs=np.array(train),
+                                  testNdxs=np.array(test)))
+    out = tmp_path / 'o'
+    with pytest.raises(ValueError, match=match) as err:
+        nyu.convert(mats['labeled'], mats['mapping'], splits, str(out),
+                    progress=False)
+    assert splits in str(err.value)
+    assert not out.exists()  # refused before writing anything
+
+
+def test_non_empty_output_is_refused_or_cleared(mats, tmp_path):
+    out = tmp_path / 'out'
+    nyu.convert(mats['labeled'], mats['mapping'], mats['splits'], str(out),
+                progress=False)
+    stale = out / 'rgb' / 'train' / '000099.png'
+    stale.write_bytes(b'stale frame of an earlier conversion')
+    with pytest.raises(FileExistsError, match=f'{out}.*--overwrite'):
+        nyu.convert(mats['labeled'], mats['mapping'], mats['splits'],
+                    str(out), progress=False)
+    assert stale.exists()
+    assert nyu.main([mats['labeled'], mats['mapping'], mats['splits'], '-o',
+                     str(out), '--no-progress', '--overwrite']) == 0
+    assert not stale.exists()
+    assert sorted(p.name for p in (out / 'rgb' / 'train').iterdir()) == [
+        '000001.png', '000003.png']
+
+
+def test_unreadable_mat_files_are_named(mats, tmp_path):
+    truncated = tmp_path / 'classMapping40_truncated.mat'
+    truncated.write_bytes(open(mats['mapping'], 'rb').read()[:150])
+    with pytest.raises(ValueError, match=f'cannot read {truncated}'):
+        nyu.convert(mats['labeled'], str(truncated), mats['splits'],
+                    str(tmp_path / 'o'), progress=False)
+    broken = tmp_path / 'labeled_truncated.mat'
+    broken.write_bytes(open(mats['labeled'], 'rb').read()[:2000])
+    with pytest.raises(ValueError, match=f'cannot read {broken}'):
+        nyu.convert(str(broken), mats['mapping'], mats['splits'],
+                    str(tmp_path / 'o'), progress=False)

@@ -110,3 +110,85 @@ def test_history_buffer_round_trip_keeps_statistics(tmp_path):
     assert loaded.mean() == 3.0 and loaded.max() == 6.0
     assert loaded.statistics('current') == 6.0
     assert 'statistics_methods' not in buf.__dict__
+
+
+class _Evil:
+    """Unpickling it runs code: writes a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    """A local HTTP server serving tmp_path/www (no network needed)."""
+    import functools
+    import http.server
+    import threading
+    www = tmp_path / 'www'
+    www.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(www))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield www, f'http://127.0.0.1:{server.server_address[1]}'
+    server.shutdown()
+
+
+def test_remote_checkpoint_cannot_run_code(http_dir, tmp_path, monkeypatch):
+    from mmengine.runner.checkpoint import _load_checkpoint
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    www, url = http_dir
+    marker = tmp_path / 'pwned'
+    torch.save({'state_dict': {'w': torch.zeros(1)}, 'x': _Evil(marker)},
+               www / 'evil.pth')
+    with pytest.raises(RuntimeError, match=f'{url}/evil.pth') as err:
+        _load_checkpoint(f'{url}/evil.pth')
+    assert 'system' in str(err.value)  # refused by the weights_only loader
+    assert not marker.exists(), 'the pickled os.system ran'
+    # a plain remote checkpoint still loads
+    torch.save({'state_dict': {'w': torch.ones(2)}}, www / 'good.pth')
+    good = _load_checkpoint(f'{url}/good.pth')
+    assert torch.equal(good['state_dict']['w'], torch.ones(2))
+
+
+def test_every_mmengine_scheme_is_guarded(monkeypatch):
+    """open-mmlab://, mmcls://, torchvision://, pavi://, s3:// ... and any
+    scheme registered later all load with weights_only forced on."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    paths = ['http://x/a.pth', 'https://x/a.pth', 'open-mmlab://resnet50',
+             'openmmlab://resnet50', 'mmcls://resnet50',
+             'torchvision://resnet50', 'modelzoo://resnet50',
+             'pavi://a/b.pth', 's3://bucket/a.pth', 'petrel://b/a.pth',
+             '/local/a.pth']
+    for path in paths:
+        loader = CheckpointLoader._get_checkpoint_loader(path)
+        assert getattr(loader, '_mm_incomplete_weights_only', False), path
+    monkeypatch.setattr(CheckpointLoader, '_schemes',
+                        dict(CheckpointLoader._schemes))
+    CheckpointLoader.register_scheme('toy://', lambda f, m=None: {})
+    loader = CheckpointLoader._get_checkpoint_loader('toy://x')
+    assert getattr(loader, '_mm_incomplete_weights_only', False)
+
+
+def test_late_registered_scheme_refuses_code(tmp_path, monkeypatch):
+    from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'x': _Evil(marker)}, path)
+
+    def naive_loader(filename, map_location=None):
+        return torch.load(filename[len('toy://'):], weights_only=False)
+
+    monkeypatch.setattr(CheckpointLoader, '_schemes',
+                        dict(CheckpointLoader._schemes))
+    CheckpointLoader.register_scheme('toy://', naive_loader)
+    with pytest.raises(Exception, match='system'):
+        _load_checkpoint(f'toy://{path}')
+    assert not marker.exists()
+    assert torch.load.__name__ == 'load'  # the guard put torch.load back

@@ -25,6 +25,7 @@ Example:
 import argparse
 import os
 import os.path as osp
+import shutil
 import sys
 
 import cv2
@@ -47,9 +48,21 @@ def _require(mat: dict, key: str, path: str) -> np.ndarray:
     return np.asarray(mat[key])
 
 
+OUT_DIRS = ('rgb', 'depth', 'label40', 'label13')
+
+
+def _loadmat(path: str) -> dict:
+    """``scipy.io.loadmat`` whose errors name the file."""
+    try:
+        return scipy.io.loadmat(path)
+    except Exception as err:
+        raise ValueError(f'cannot read {path}: {type(err).__name__}: '
+                         f'{err}') from err
+
+
 def load_mapping(path: str) -> np.ndarray:
     """(895,) uint8 lookup: raw class id (0 = unlabeled) -> NYU-40 id."""
-    map_class = _require(scipy.io.loadmat(path), 'mapClass', path).ravel()
+    map_class = _require(_loadmat(path), 'mapClass', path).ravel()
     if map_class.min() < 0 or map_class.max() > 40:
         raise ValueError(f'{path}: `mapClass` values must lie in 0..40, got '
                          f'{map_class.min()}..{map_class.max()}')
@@ -57,14 +70,43 @@ def load_mapping(path: str) -> np.ndarray:
 
 
 def load_splits(path: str):
-    """1-based train / test indices from splits.mat."""
-    mat = scipy.io.loadmat(path)
-    return (_require(mat, 'trainNdxs', path).ravel().astype(int),
-            _require(mat, 'testNdxs', path).ravel().astype(int))
+    """1-based train / test indices from splits.mat: each non-empty and
+    without repeats, and no frame in both (a train/test leak)."""
+    mat = _loadmat(path)
+    splits = dict(trainNdxs=_require(mat, 'trainNdxs', path).ravel(),
+                  testNdxs=_require(mat, 'testNdxs', path).ravel())
+    for key, idx in splits.items():
+        if idx.size == 0:
+            raise ValueError(f'{path}: `{key}` is empty')
+        values, counts = np.unique(idx, return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(f'{path}: `{key}` repeats frames '
+                             f'{values[counts > 1][:5].tolist()}')
+    both = np.intersect1d(splits['trainNdxs'], splits['testNdxs'])
+    if both.size:
+        raise ValueError(f'{path}: {both.size} frame(s) are in both '
+                         f'`trainNdxs` and `testNdxs` (a train/test leak), '
+                         f'e.g. {both[:5].tolist()}')
+    return (splits['trainNdxs'].astype(int), splits['testNdxs'].astype(int))
+
+
+def prepare_output(out: str, overwrite: bool) -> None:
+    """Refuse an output folder holding converted frames, or clear them
+    (``overwrite``): frames of an earlier conversion would stay behind."""
+    used = [osp.join(out, d) for d in OUT_DIRS
+            if osp.isdir(osp.join(out, d)) and os.listdir(osp.join(out, d))]
+    if used and not overwrite:
+        raise FileExistsError(
+            f'output folder {out} already holds converted frames '
+            f'({", ".join(used)}); choose an empty folder or pass '
+            '--overwrite to delete them first')
+    for folder in used:
+        shutil.rmtree(folder)
 
 
 def convert(labeled_mat: str, mapping_mat: str, splits_mat: str, out: str,
-            raw_depth: bool = False, progress: bool = True) -> int:
+            raw_depth: bool = False, progress: bool = True,
+            overwrite: bool = False) -> int:
     """Write the layout; returns the number of frames written."""
     for path in (labeled_mat, mapping_mat, splits_mat):
         if not osp.isfile(path):
@@ -72,7 +114,12 @@ def convert(labeled_mat: str, mapping_mat: str, splits_mat: str, out: str,
     to40 = load_mapping(mapping_mat)
     train, test = load_splits(splits_mat)
     depth_key = 'rawDepths' if raw_depth else 'depths'
-    with h5py.File(labeled_mat, 'r') as f:
+    try:
+        mat = h5py.File(labeled_mat, 'r')
+    except Exception as err:
+        raise ValueError(f'cannot read {labeled_mat}: {type(err).__name__}: '
+                         f'{err}') from err
+    with mat as f:
         for key in ('images', depth_key, 'labels'):
             if key not in f:
                 raise KeyError(f'{labeled_mat} has no dataset {key!r}; '
@@ -92,8 +139,9 @@ def convert(labeled_mat: str, mapping_mat: str, splits_mat: str, out: str,
             raise ValueError(f'{splits_mat}: indices {bad[:5]} are outside '
                              f'1..{n} (frames in {labeled_mat})')
         jobs = [('train', i) for i in train] + [('test', i) for i in test]
+        prepare_output(out, overwrite)
         for split in ('train', 'test'):
-            for d in ('rgb', 'depth', 'label40', 'label13'):
+            for d in OUT_DIRS:
                 os.makedirs(osp.join(out, d, split), exist_ok=True)
         for split, idx in tqdm(jobs, desc='NYUDv2', disable=not progress):
             i = idx - 1
@@ -129,6 +177,10 @@ def parse_args(argv=None):
     parser.add_argument('--raw-depth', action='store_true',
                         help='write the raw sensor depth (0 = hole) instead '
                         'of the filled `depths`')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='delete frames of an earlier conversion in the '
+                        'output folder first (without it, a non-empty output '
+                        'is an error)')
     parser.add_argument('--no-progress', action='store_true')
     return parser.parse_args(argv)
 
@@ -137,7 +189,7 @@ def main(argv=None):
     args = parse_args(argv)
     n = convert(args.labeled_mat, args.mapping_mat, args.splits_mat,
                 args.out, raw_depth=args.raw_depth,
-                progress=not args.no_progress)
+                progress=not args.no_progress, overwrite=args.overwrite)
     print(f'wrote {n} frames to {args.out}')
     return 0
 

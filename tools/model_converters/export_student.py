@@ -8,7 +8,7 @@ student alone, so the result loads strictly into the student's own config
 ``configs/mmanet/synthetic_seg_cpu.py``)::
 
     python tools/model_converters/export_student.py \\
-        work_dirs/synthetic_seg_cpu/iter_600.pth student.pth \\
+        work_dirs/mmanet/synthetic_seg_cpu/iter_600.pth student.pth \\
         --config configs/mmanet/synthetic_seg_cpu.py
 
 With ``--config`` (the distiller's config) the student's config is written

@@ -1,6 +1,9 @@
 # Runtime shared by the segmentation configs (mmseg scope, plugin imported).
 default_scope = 'mmseg'
 custom_imports = dict(imports=['mm_incomplete'], allow_failed_imports=False)
+# mmengine's Runner plus atomic checkpoints, layout/strict/NaN checks and
+# bit-exact resume (mm_incomplete/engine/runner.py)
+runner_type = 'MultiModalRunner'
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -1,23 +1,14 @@
-# Early fusion on the synthetic RGB-D classification set, CPU size: one
-# ResNet-18 of width 16 on the stacked channels, global pooling, linear
+# Early fusion on the synthetic RGB-D classification set, CPU size:
+# multi_branch_full_synthetic_cls_cpu.py with one ResNet-18 of width 16 on
+# the stacked channels instead of one per modality; global pooling, linear
 # head; trained on full modalities.
-_base_ = [
-    '../_base_/datasets/synthetic_cls.py', '../_base_/default_runtime_cls.py',
-    '../_base_/schedules/cpu_cls_600it.py',
-    '../_base_/models/early_fusion_r50_cls.py'
-]
-num_classes = 8
-width = 16
+_base_ = ['./multi_branch_full_synthetic_cls_cpu.py']
 model = dict(
-    data_preprocessor=dict(
-        modalities={{_base_.modalities}},
-        mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.8]),
-        std=dict(rgb=[58.395, 57.12, 57.375], depth=[1.4]),
-        # full modalities in every training sample
-        train_sampler=dict(type='FixedCombination', combination=None)),
     backbone=dict(
+        _delete_=True,
+        type='EarlyFusionResNet',
         modalities={{_base_.modalities}},
         depth=18,
-        base_channels=width,
-        stem_channels=width),
-    head=dict(num_classes=num_classes, in_channels=8 * width))
+        base_channels={{_base_.width}},
+        stem_channels={{_base_.width}},
+        out_indices=(3, )))

@@ -1,30 +1,15 @@
 # Early fusion on the synthetic RGB-D segmentation set, CPU size (a few
-# minutes on 2 cores): one ResNet-18 of width 16 on the stacked channels,
-# UPerHead; trained on full modalities.
-_base_ = [
-    '../_base_/datasets/synthetic_seg.py', '../_base_/default_runtime_seg.py',
-    '../_base_/schedules/cpu_seg_600it.py',
-    '../_base_/models/early_fusion_r50_uper.py'
-]
-num_classes = 9
-width = 16
-norm_cfg = dict(type='BN', requires_grad=True)
+# minutes on 2 cores): multi_branch_full_synthetic_seg_cpu.py with one
+# ResNet-18 of width 16 on the stacked channels instead of one per modality;
+# UPerHead, trained on full modalities.
+_base_ = ['./multi_branch_full_synthetic_seg_cpu.py']
 model = dict(
-    data_preprocessor=dict(
-        modalities={{_base_.modalities}},
-        size={{_base_.crop_size}},
-        mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.8]),
-        std=dict(rgb=[58.395, 57.12, 57.375], depth=[1.4]),
-        # full modalities in every training sample
-        train_sampler=dict(type='FixedCombination', combination=None)),
     backbone=dict(
+        _delete_=True,
+        type='EarlyFusionResNet',
         modalities={{_base_.modalities}},
         depth=18,
-        base_channels=width,
-        stem_channels=width,
-        norm_cfg=norm_cfg),
-    decode_head=dict(
-        in_channels=[width * 2**i for i in range(4)],
-        channels=4 * width,
-        num_classes=num_classes,
-        norm_cfg=norm_cfg))
+        base_channels={{_base_.width}},
+        stem_channels={{_base_.width}},
+        out_indices=(0, 1, 2, 3),
+        norm_cfg={{_base_.norm_cfg}}))

@@ -6,7 +6,7 @@
 # trained on the weak combination's samples:
 #   L = CE + 30 L_MAD + 0.5 L_aux
 #   python tools/train.py configs/mmanet/synthetic_cls_cpu.py \
-#       --cfg-options model.teacher_ckpt=work_dirs/synthetic_cls_teacher_cpu/iter_600.pth
+#       --cfg-options model.teacher_ckpt=work_dirs/mmanet/synthetic_cls_teacher_cpu/iter_600.pth
 _base_ = [
     '../baselines/multi_branch_moddrop_synthetic_cls_cpu.py',
     './_base_/mmanet_cls_distiller.py'
@@ -22,7 +22,7 @@ model = dict(
     type='ClsDistiller',
     student=student,
     teacher=teacher,
-    teacher_ckpt='work_dirs/synthetic_cls_teacher_cpu/iter_600.pth',
+    teacher_ckpt='work_dirs/mmanet/synthetic_cls_teacher_cpu/iter_600.pth',
     teacher_combination=None,
     student_recorders={{_base_.mmanet_student_recorders}},
     teacher_recorders={{_base_.mmanet_teacher_recorders}},

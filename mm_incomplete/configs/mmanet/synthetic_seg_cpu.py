@@ -8,7 +8,7 @@
 # rgb+depth); MAD and MAR start at iteration 200:
 #   L = L_task + 4.0 L_MAD (3 levels) + 0.2 L_aux
 #   python tools/train.py configs/mmanet/synthetic_seg_cpu.py \
-#       --cfg-options model.teacher_ckpt=work_dirs/synthetic_seg_teacher_cpu/iter_600.pth
+#       --cfg-options model.teacher_ckpt=work_dirs/mmanet/synthetic_seg_teacher_cpu/iter_600.pth
 _base_ = [
     '../baselines/multi_branch_moddrop_synthetic_seg_cpu.py',
     './_base_/mmanet_seg_distiller.py'
@@ -24,7 +24,7 @@ model = dict(
     type='SegDistiller',
     student=student,
     teacher=teacher,
-    teacher_ckpt='work_dirs/synthetic_seg_teacher_cpu/iter_600.pth',
+    teacher_ckpt='work_dirs/mmanet/synthetic_seg_teacher_cpu/iter_600.pth',
     teacher_combination=None,  # the teacher sees rgb+depth
     student_recorders={{_base_.mmanet_student_recorders}},
     teacher_recorders={{_base_.mmanet_teacher_recorders}},

@@ -20,10 +20,10 @@ from mmseg.structures import SegDataSample
 SEG_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
                  'pad_shape', 'scale_factor', 'flip', 'flip_direction',
                  'reduce_zero_label', 'modalities', 'modality_channels',
-                 'modality_paths')
+                 'modality_kinds', 'modality_paths')
 CLS_META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
                  'scale_factor', 'flip', 'flip_direction', 'modalities',
-                 'modality_channels', 'modality_paths')
+                 'modality_channels', 'modality_kinds', 'modality_paths')
 
 
 def to_chw_float(img: np.ndarray, results: dict) -> torch.Tensor:

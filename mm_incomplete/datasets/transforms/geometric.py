@@ -3,40 +3,55 @@
 Shorthand: H x W spatial size, C stacked channels.
 
 ``results['img']`` is (H, W, C) with the modalities stacked in layout order
-(``results['modalities']``, ``results['modality_channels']``, written by
-:class:`LoadMultiModalImages`). Interpolation is chosen per modality:
-bilinear for colour-like modalities (RGB, HHA, IR), **nearest** for the
-modalities in ``nearest_modalities`` (depth by default) so that a depth hole
-(0) is never blended into its neighbours, and nearest for every map in
-``results['seg_fields']`` (labels). Padding writes 0 into the modalities (a
-hole for depth) and ``seg_pad_val`` (255, ignored) into the labels.
+(``results['modalities']``, ``results['modality_channels']``,
+``results['modality_kinds']``, written by :class:`LoadMultiModalImages`).
+Interpolation follows each modality's kind: bilinear for ``colour`` and
+``other`` modalities (RGB, HHA, IR, 8-bit depth visualisations), **nearest**
+for ``depth`` so that a depth hole (0) is never blended into its neighbours,
+and nearest for every map in ``results['seg_fields']`` (labels). The
+``nearest_modalities`` option overrides the kinds by name. Padding writes 0
+into the modalities (a hole for depth) and ``seg_pad_val`` (255, ignored)
+into the labels.
 """
-from typing import List, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
+from .sample_layout import sample_layout
+
 _INTERP = dict(bilinear=cv2.INTER_LINEAR, nearest=cv2.INTER_NEAREST)
 
 
-def _groups(results: dict, nearest_modalities: Sequence[str]
-            ) -> List[Tuple[slice, int]]:
-    """(channel slice, cv2 interpolation) per modality of ``results``."""
-    img = results['img']
-    if 'modalities' not in results or 'modality_channels' not in results:
-        raise KeyError('the sample has no `modalities`/`modality_channels`; '
-                       'load it with LoadMultiModalImages first')
-    out, start = [], 0
-    for name, ch in zip(results['modalities'], results['modality_channels']):
-        interp = 'nearest' if name in nearest_modalities else 'bilinear'
-        out.append((slice(start, start + ch), _INTERP[interp]))
-        start += ch
-    if start != img.shape[2]:
-        raise ValueError(f'`img` has {img.shape[2]} channels but the '
-                         f'modalities {results["modalities"]} have {start}')
-    return out
+def _groups(results: dict, nearest_modalities: Optional[Sequence[str]],
+            what: str) -> List[Tuple[slice, int]]:
+    """(channel slice, cv2 interpolation) per modality of ``results``:
+    nearest for the ``depth`` kind, or for ``nearest_modalities`` when
+    given."""
+    layout = sample_layout(results, what)
+    if nearest_modalities is None:
+        nearest = layout.names_of_kind('depth')
+    else:
+        unknown = [n for n in nearest_modalities if n not in layout.names]
+        if unknown:
+            raise ValueError(f'{what}: `nearest_modalities` names {unknown},'
+                             f' which are not among the sample\'s '
+                             f'modalities {list(layout.names)}')
+        nearest = tuple(nearest_modalities)
+    return [(layout.channel_slice(n),
+             _INTERP['nearest' if n in nearest else 'bilinear'])
+            for n in layout.names]
+
+
+def _check_nearest(nearest_modalities) -> Optional[Tuple[str, ...]]:
+    if nearest_modalities is None:
+        return None
+    if isinstance(nearest_modalities, str):
+        raise TypeError('`nearest_modalities` must be a list of modality '
+                        f'names, got the string {nearest_modalities!r}')
+    return tuple(nearest_modalities)
 
 
 def _apply(img: np.ndarray, groups, fn) -> np.ndarray:
@@ -51,10 +66,10 @@ def _apply(img: np.ndarray, groups, fn) -> np.ndarray:
 
 
 def _resize_results(results: dict, size_wh: Tuple[int, int],
-                    nearest_modalities) -> None:
+                    nearest_modalities, what: str) -> None:
     """Resize img and seg maps to ``size_wh`` = (W, H) in place."""
     h, w = results['img'].shape[:2]
-    groups = _groups(results, nearest_modalities)
+    groups = _groups(results, nearest_modalities, what)
     results['img'] = _apply(
         results['img'], groups,
         lambda a, i: cv2.resize(a, size_wh, interpolation=i))
@@ -93,8 +108,9 @@ class MultiModalResize(BaseTransform):
     Args:
         scale (tuple[int, int]): target (W, H) (mmcv convention).
         keep_ratio (bool): fit inside ``scale`` keeping the aspect ratio.
-        nearest_modalities (Sequence[str]): modalities resized with nearest
-            interpolation. Defaults to ``('depth',)``.
+        nearest_modalities (Sequence[str], optional): modalities resized
+            with nearest interpolation, overriding the kinds. ``None``
+            (default): the ``depth``-kind modalities.
 
     Example:
         >>> import numpy as np
@@ -110,15 +126,16 @@ class MultiModalResize(BaseTransform):
     def __init__(self,
                  scale: Tuple[int, int],
                  keep_ratio: bool = True,
-                 nearest_modalities: Sequence[str] = ('depth', )):
+                 nearest_modalities: Optional[Sequence[str]] = None):
         self.scale = _check_scale(scale)
         self.keep_ratio = keep_ratio
-        self.nearest_modalities = tuple(nearest_modalities)
+        self.nearest_modalities = _check_nearest(nearest_modalities)
 
     def transform(self, results: dict) -> dict:
         h, w = results['img'].shape[:2]
         size = _rescaled_size(h, w, self.scale, self.keep_ratio)
-        _resize_results(results, size, self.nearest_modalities)
+        _resize_results(results, size, self.nearest_modalities,
+                        type(self).__name__)
         results['keep_ratio'] = self.keep_ratio
         return results
 
@@ -153,7 +170,7 @@ class MultiModalRandomResize(BaseTransform):
                  scale: Tuple[int, int],
                  ratio_range: Tuple[float, float] = (0.5, 2.0),
                  keep_ratio: bool = True,
-                 nearest_modalities: Sequence[str] = ('depth', )):
+                 nearest_modalities: Optional[Sequence[str]] = None):
         self.scale = _check_scale(scale)
         lo, hi = ratio_range
         if not 0 < lo <= hi:
@@ -161,7 +178,7 @@ class MultiModalRandomResize(BaseTransform):
                              f'got {ratio_range!r}')
         self.ratio_range = (float(lo), float(hi))
         self.keep_ratio = keep_ratio
-        self.nearest_modalities = tuple(nearest_modalities)
+        self.nearest_modalities = _check_nearest(nearest_modalities)
 
     def transform(self, results: dict) -> dict:
         ratio = np.random.uniform(*self.ratio_range)
@@ -169,7 +186,8 @@ class MultiModalRandomResize(BaseTransform):
         h, w = results['img'].shape[:2]
         size = _rescaled_size(h, w, target, self.keep_ratio)
         size = (max(size[0], 1), max(size[1], 1))
-        _resize_results(results, size, self.nearest_modalities)
+        _resize_results(results, size, self.nearest_modalities,
+                        type(self).__name__)
         results['keep_ratio'] = self.keep_ratio
         return results
 
@@ -309,7 +327,7 @@ class MultiModalRandomRotate(BaseTransform):
                  prob: float,
                  degree: Union[float, Tuple[float, float]],
                  seg_pad_val: int = 255,
-                 nearest_modalities: Sequence[str] = ('depth', )):
+                 nearest_modalities: Optional[Sequence[str]] = None):
         if not 0.0 <= prob <= 1.0:
             raise ValueError(f'`prob` must lie in [0, 1], got {prob}')
         if isinstance(degree, (int, float)):
@@ -317,7 +335,7 @@ class MultiModalRandomRotate(BaseTransform):
         self.prob = prob
         self.degree = tuple(float(d) for d in degree)
         self.seg_pad_val = seg_pad_val
-        self.nearest_modalities = tuple(nearest_modalities)
+        self.nearest_modalities = _check_nearest(nearest_modalities)
 
     def transform(self, results: dict) -> dict:
         if np.random.rand() >= self.prob:
@@ -325,7 +343,8 @@ class MultiModalRandomRotate(BaseTransform):
         angle = np.random.uniform(*self.degree)
         h, w = results['img'].shape[:2]
         mat = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
-        groups = _groups(results, self.nearest_modalities)
+        groups = _groups(results, self.nearest_modalities,
+                         type(self).__name__)
         results['img'] = _apply(
             results['img'], groups, lambda a, i: cv2.warpAffine(
                 a, mat, (w, h), flags=i, borderMode=cv2.BORDER_CONSTANT,

@@ -3,13 +3,24 @@
 Shorthand: M modalities, C stacked channels (sum over modalities), H x W
 spatial size.
 
-Units after loading (see ``docs/conventions.md``):
+Each modality is decoded by its kind (``ModalityLayout.kind``: declared in
+the layout, e.g. ``'ir:1:other'``, or inferred from the names ``rgb``,
+``depth``, ``hha``, ``ir``), not by its name. Units after loading (see
+``docs/conventions.md``):
 
-- colour-like modalities (``rgb``, ``hha``, ``ir``, ...): 8-bit files, values
-  0..255 as float32, colour channels in **RGB** order;
-- depth modalities: single-channel uint16 files (PNG) divided by
+- ``colour`` and ``other`` modalities (RGB, HHA, IR, 8-bit depth
+  visualisations): 8-bit files, values 0..255 as float32, colour channels in
+  **RGB** order;
+- ``depth`` modalities: single-channel uint16 files (PNG) divided by
   ``depth_scale`` (1000 for our millimetre PNGs) give **metres**; float files
-  (``.npy``, 32-bit TIFF) are divided by ``depth_scale`` too.
+  (``.npy``, 32-bit TIFF) are divided by ``depth_scale`` too, so float depth
+  in metres needs ``depth_scale=1``. A wrong unit is caught: the median of the
+  valid depths of every file must lie in ``depth_median_range`` (0.05 to 50 m
+  by default), or the error names the file, the median and the scale.
+
+The kinds the sample was loaded with are written to
+``results['modality_kinds']``; the geometric and photometric transforms
+follow them.
 
 Depth hole policy: 0 means "no measurement" and stays 0. Non-finite values
 (NaN, +-inf) and negative values in float files become holes (0); with
@@ -35,17 +46,26 @@ class LoadMultiModalImages(BaseTransform):
 
     Added keys: ``img`` (H, W, C) float32, ``img_path`` (the RGB file, or the
     first modality's), ``img_shape``, ``ori_shape``, ``modalities`` (names in
-    layout order), ``modality_channels`` (channel counts in layout order).
+    layout order), ``modality_channels`` (channel counts in layout order),
+    ``modality_kinds`` (kinds in layout order).
 
     Args:
-        modalities (dict | str | ModalityLayout): the layout, e.g.
-            ``dict(rgb=3, depth=1)``.
-        depth_modalities (Sequence[str], optional): modalities decoded as
-            depth (metres). Defaults to ``('depth',)`` when the layout has a
-            ``depth`` modality. Set to ``()`` for datasets whose depth
-            is an 8-bit visualisation (e.g. CASIA-SURF).
+        modalities (dict | str | list | ModalityLayout): the layout, e.g.
+            ``dict(rgb=3, depth=1)`` or ``'rgb:3,depth:1:other'``. Optional
+            when the dataset fills it in (the multi-modal datasets give
+            their ``modalities`` to a loading step that has none).
+        depth_modalities (Sequence[str], optional): deprecated override of
+            the kinds: the modalities decoded as depth (metres), every other
+            one is decoded as an 8-bit map (kind ``other`` unless it is
+            ``colour``). ``None`` (default): the layout's ``depth``-kind
+            modalities. Prefer declaring the kind in the layout
+            (``'depth:1:other'`` for CASIA-SURF's 8-bit depth).
         depth_scale (float): file units per metre (1000 for millimetre PNGs).
         max_depth (float, optional): depths beyond this (metres) become holes.
+        depth_median_range (tuple[float, float], optional): plausible range
+            (metres) of a depth map's median over its valid pixels; a file
+            outside it is an error (wrong ``depth_scale`` for its unit).
+            ``None`` skips the check.
         to_gray (Sequence[str]): 8-bit modalities with 1 channel in the layout
             whose files may be colour; they are converted to grey. Without it a
             colour file for a 1-channel modality is an error.
@@ -66,15 +86,22 @@ class LoadMultiModalImages(BaseTransform):
     """
 
     def __init__(self,
-                 modalities,
+                 modalities=None,
                  depth_modalities: Optional[Sequence[str]] = None,
                  depth_scale: float = 1000.0,
                  max_depth: Optional[float] = None,
+                 depth_median_range: Optional[Sequence[float]] = (0.05, 50.0),
                  to_gray: Sequence[str] = (),
                  backend_args: Optional[dict] = None):
+        if modalities is None:
+            raise ValueError(
+                'LoadMultiModalImages needs `modalities` (the layout, e.g. '
+                "'rgb:3,depth:1'); in a dataset's pipeline the dataset fills "
+                'it in from its own `modalities`')
         self.layout = ModalityLayout(modalities, 'modalities')
+        kinds = self.layout.kinds  # raises for a name without a kind
         if depth_modalities is None:
-            depth_modalities = [n for n in ('depth', ) if n in self.layout]
+            depth_modalities = self.layout.names_of_kind('depth')
         for opt, names in (('depth_modalities', depth_modalities),
                            ('to_gray', to_gray)):
             if isinstance(names, str):
@@ -91,8 +118,21 @@ class LoadMultiModalImages(BaseTransform):
         if not depth_scale > 0:
             raise ValueError(f'`depth_scale` must be > 0, got {depth_scale}')
         self.depth_modalities = tuple(depth_modalities)
+        # the kinds this loader decodes with (the override applied)
+        self.kinds = tuple(
+            'depth' if n in self.depth_modalities else
+            ('other' if k == 'depth' else k)
+            for n, k in zip(self.layout.names, kinds))
         self.depth_scale = float(depth_scale)
         self.max_depth = max_depth
+        if depth_median_range is not None:
+            low, high = (float(v) for v in depth_median_range)
+            if not 0 <= low < high:
+                raise ValueError('`depth_median_range` must be (low, high) '
+                                 f'metres with 0 <= low < high, got '
+                                 f'{depth_median_range}')
+            depth_median_range = (low, high)
+        self.depth_median_range = depth_median_range
         self.to_gray = tuple(to_gray)
         self.backend_args = backend_args
 
@@ -112,7 +152,31 @@ class LoadMultiModalImages(BaseTransform):
         if self.max_depth is not None:
             invalid |= depth > self.max_depth
         depth[invalid] = 0.0
+        self._check_depth_unit(depth, raw, path, name)
         return depth[..., None]
+
+    def _check_depth_unit(self, depth: np.ndarray, raw: np.ndarray,
+                          path: str, name: str) -> None:
+        """The median valid depth must be plausible in metres."""
+        if self.depth_median_range is None:
+            return
+        valid = depth > 0
+        if not valid.any():
+            return  # an all-hole map says nothing about its unit
+        median = float(np.median(depth[valid]))
+        low, high = self.depth_median_range
+        if low <= median <= high:
+            return
+        raw_median = float(np.median(raw[valid]))
+        kind = 'float' if np.issubdtype(raw.dtype, np.floating) else 'uint16'
+        hint = ('; float depth already in metres needs depth_scale=1'
+                if kind == 'float' else '')
+        raise ValueError(
+            f'{name!r} file {path}: median depth {median:.4g} m (file value '
+            f'{raw_median:.4g} / depth_scale={self.depth_scale:g}) lies '
+            f'outside the plausible {low:g}..{high:g} m; set `depth_scale` '
+            f'to the file\'s units per metre ({kind} file){hint}, or '
+            '`depth_median_range`')
 
     def _load_8bit(self, path: str, name: str, channels: int) -> np.ndarray:
         img = read_image(path, f'{name!r}', self.backend_args)
@@ -165,12 +229,15 @@ class LoadMultiModalImages(BaseTransform):
         results['img_path'] = paths.get('rgb', paths[self.layout.names[0]])
         results['modalities'] = self.layout.names
         results['modality_channels'] = self.layout.channels
+        results['modality_kinds'] = self.kinds
         results['modality_paths'] = {n: paths[n] for n in self.layout.names}
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(modalities={self.layout!r}, '
-                f'depth_modalities={self.depth_modalities}, '
+                f'kinds={self.kinds}, '
                 f'depth_scale={self.depth_scale:g}, '
-                f'max_depth={self.max_depth}, to_gray={self.to_gray})')
+                f'max_depth={self.max_depth}, '
+                f'depth_median_range={self.depth_median_range}, '
+                f'to_gray={self.to_gray})')
 

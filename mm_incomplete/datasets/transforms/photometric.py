@@ -1,31 +1,37 @@
-"""Photometric distortion of the RGB channels only: H x W x C in, same out.
+"""Photometric distortion of the colour channels only: H x W x C in, same out.
 
 Shorthand: H x W spatial size, C stacked channels.
 
 mmseg 1.2.2's ``PhotoMetricDistortion`` converts the whole image with
 ``bgr2hsv`` and silently drops every channel beyond the third; this transform
-touches only the channels of one modality (``rgb``) and leaves depth, HHA and
-IR exactly as they were.
+touches only the channels of the ``colour``-kind modalities (RGB; see
+``ModalityLayout``) and leaves ``depth`` and ``other`` modalities (depth,
+HHA, IR) exactly as they were, whatever their names.
 """
-from typing import Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
+from .sample_layout import sample_layout
+
 
 @TRANSFORMS.register_module()
 class RGBPhotoMetricDistortion(BaseTransform):
-    """Random brightness, contrast, saturation and hue on the RGB channels.
+    """Random brightness, contrast, saturation and hue on the colour channels.
 
     Each distortion is applied with probability 0.5 in mmseg's order
     (brightness, contrast before or after the HSV changes, saturation, hue).
-    Values stay in 0..255 (float32, RGB order).
+    Values stay in 0..255 (float32, RGB order). Each colour modality gets its
+    own draw.
 
     Args:
-        modality (str): the modality to distort. Defaults to ``'rgb'``; it
-            must have 3 channels.
+        modality (str | Sequence[str], optional): the modalities to distort,
+            overriding the kinds by name; each must have 3 channels.
+            ``None`` (default): every ``colour``-kind modality of the sample
+            (there must be at least one).
         brightness_delta (float): max added brightness.
         contrast_range (tuple[float, float]): range of the contrast factor.
         saturation_range (tuple[float, float]): range of the saturation factor.
@@ -43,33 +49,45 @@ class RGBPhotoMetricDistortion(BaseTransform):
     """
 
     def __init__(self,
-                 modality: str = 'rgb',
+                 modality: Union[None, str, Sequence[str]] = None,
                  brightness_delta: float = 32,
                  contrast_range: Tuple[float, float] = (0.5, 1.5),
                  saturation_range: Tuple[float, float] = (0.5, 1.5),
                  hue_delta: float = 18):
+        if modality is not None and not isinstance(modality, str):
+            modality = tuple(modality)
         self.modality = modality
         self.brightness_delta = brightness_delta
         self.contrast_range = tuple(contrast_range)
         self.saturation_range = tuple(saturation_range)
         self.hue_delta = hue_delta
 
-    def _slice(self, results: dict) -> slice:
-        names = results.get('modalities')
-        chans = results.get('modality_channels')
-        if names is None or chans is None:
-            raise KeyError('the sample has no `modalities`/'
-                           '`modality_channels`; load it with '
-                           'LoadMultiModalImages first')
-        if self.modality not in names:
-            raise ValueError(f'`modality` {self.modality!r} is not among the '
-                             f'loaded modalities {list(names)}')
-        i = list(names).index(self.modality)
-        if chans[i] != 3:
-            raise ValueError(f'`modality` {self.modality!r} has {chans[i]} '
-                             'channels; photometric distortion needs 3')
-        start = sum(chans[:i])
-        return slice(start, start + 3)
+    def _slices(self, results: dict):
+        """Channel slices of the modalities to distort."""
+        what = type(self).__name__
+        layout = sample_layout(results, what)
+        if self.modality is None:
+            names = layout.names_of_kind('colour')
+            if not names:
+                raise ValueError(
+                    f'{what}: the sample has no colour-kind modality '
+                    f'({dict(zip(layout.names, layout.kinds))}); remove the '
+                    'transform or name the `modality` to distort')
+        else:
+            names = (self.modality, ) if isinstance(self.modality, str) \
+                else self.modality
+        slices = []
+        for name in names:
+            if name not in layout.names:
+                raise ValueError(f'{what}: `modality` {name!r} is not among '
+                                 f'the loaded modalities '
+                                 f'{list(layout.names)}')
+            ch = layout.channels[layout.index(name)]
+            if ch != 3:
+                raise ValueError(f'{what}: `modality` {name!r} has {ch} '
+                                 'channels; photometric distortion needs 3')
+            slices.append(layout.channel_slice(name))
+        return slices
 
     def _distort(self, rgb: np.ndarray) -> np.ndarray:
         rand = np.random
@@ -95,9 +113,10 @@ class RGBPhotoMetricDistortion(BaseTransform):
         return np.clip(rgb, 0, 255).astype(np.float32)
 
     def transform(self, results: dict) -> dict:
-        sl = self._slice(results)
+        slices = self._slices(results)
         img = results['img'].astype(np.float32, copy=True)
-        img[..., sl] = self._distort(np.ascontiguousarray(img[..., sl]))
+        for sl in slices:
+            img[..., sl] = self._distort(np.ascontiguousarray(img[..., sl]))
         results['img'] = img
         return results
 

@@ -26,6 +26,11 @@ class LoadMultiModalAnnotations(BaseTransform):
 
     Added keys: ``gt_seg_map`` (H, W) uint8, ``seg_fields``.
 
+    With ``num_classes`` in the results (the dataset puts it there), a class
+    id >= ``num_classes`` other than ``ignore_index`` (255) is an error naming
+    the file and the ids: training would fail in the loss without naming the
+    file, and the metrics would silently skip those pixels.
+
     Args:
         reduce_zero_label (bool, optional): override the dataset's setting.
         backend_args (dict, optional): mmengine file backend arguments.
@@ -85,6 +90,17 @@ class LoadMultiModalAnnotations(BaseTransform):
             raise ValueError(f'label file {path} has class id '
                              f'{int(label.max())} > 255, which does not fit '
                              'the uint8 label map (255 = ignore)')
+        num_classes = results.get('num_classes')
+        if num_classes is not None:
+            ignore = results.get('ignore_index', 255)
+            bad = np.unique(label[(label >= num_classes) & (label != ignore)])
+            if bad.size:
+                raise ValueError(
+                    f'label file {path} has class id(s) '
+                    f'{bad[:10].tolist()} (after reduce_zero_label='
+                    f'{bool(reduce)} and the label map) outside 0..'
+                    f'{num_classes - 1} ({num_classes} classes; '
+                    f'{ignore} = ignore)')
         results['gt_seg_map'] = label.astype(np.uint8)
         results['reduce_zero_label'] = bool(reduce)
         results.setdefault('seg_fields', [])

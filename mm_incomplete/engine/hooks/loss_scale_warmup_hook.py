@@ -5,10 +5,10 @@ A loss module that supports warm-up exposes a float attribute ``loss_scale``
 (:class:`~mm_incomplete.models.methods.BaseMethodLoss`),
 :class:`~mm_incomplete.models.losses.GaussianKLLoss` and the
 ``CombinationRegularizer*Head`` wrappers. A named container without the
-attribute (``method_losses``, a ``ModuleList``) stands for its children. Before every training iteration
-this hook sets the attribute of the named submodules from the current
-position, so nothing needs to be saved in checkpoints: a resumed run gets the
-right scale on its first iteration.
+attribute (``method_losses``, a ``ModuleDict``) stands for its children.
+Before every training iteration this hook sets the attribute of the named
+submodules from the current position, so nothing needs to be saved in
+checkpoints: a resumed run gets the right scale on its first iteration.
 
     scale = 0                               before ``begin``
           = (pos - begin + 1) / (end - begin)  in [begin, end) if ``end``

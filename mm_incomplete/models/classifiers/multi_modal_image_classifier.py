@@ -37,8 +37,8 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
             :class:`LateFusionHead` (one head per modality and a decision
             rule) for late fusion.
         method_losses (list[dict] | dict[str, dict], optional):
-            :class:`BaseMethodLoss` configs (a dict names them), each given the :class:`ForwardRecord` of every training
-            step.
+            :class:`BaseMethodLoss` configs (a dict names them), each given
+            the :class:`ForwardRecord` of every training step.
         **kwargs: the other ``ImageClassifier`` arguments.
 
     Example:
@@ -119,6 +119,8 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
     def _task_losses(self, record: ForwardRecord) -> dict:
         if record.head_logits is None:
             return self.head.loss(record.neck_feats, record.data_samples)
+        if self.late_fusion and not self.head.fused_loss:
+            return dict()  # per-modality objectives are method losses
         return self.head._get_loss(record.head_logits, record.data_samples)
 
     def predict(self, inputs: torch.Tensor,

@@ -129,6 +129,27 @@ class ModalityProcessingMixin:
             return self._normalize_one(inputs)
         return [self._normalize_one(x) for x in inputs]
 
+    def _check_sample_layout(self, data_samples: Optional[Sequence]) -> None:
+        """Samples name their modalities (``metainfo['modalities']``, written
+        by the loading transform): they must be the layout's, in its order
+        and with its channel counts, or channels would silently be read as
+        another modality (``depth, rgb`` vs ``rgb, depth``, ``hha`` for
+        ``depth``)."""
+        for b, sample in enumerate(data_samples or []):
+            meta = getattr(sample, 'metainfo', {})
+            names = meta.get('modalities')
+            if names is None:
+                continue
+            chans = meta.get('modality_channels', self.layout.channels)
+            if tuple(names) != self.layout.names or \
+                    tuple(chans) != self.layout.channels:
+                got = ','.join(f'{n}:{c}' for n, c in zip(names, chans))
+                raise ValueError(
+                    f'sample {b} ({meta.get("img_path", "?")}) holds the '
+                    f'modalities {got!r}, but data_preprocessor.modalities is'
+                    f' {self.layout!r}: the data pipeline and the model must '
+                    'use the same layout (names, order and channels)')
+
     def _apply_modality_mask(self, inputs: torch.Tensor,
                              data_samples: Optional[Sequence],
                              training: bool) -> torch.Tensor:
@@ -140,8 +161,10 @@ class ModalityProcessingMixin:
         (shape, one modality per sample at least). It stays on the host: the
         samples carry CPU rows, and the model moves the stacked mask to the
         device once, without waiting, while every decision that depends on
-        it (which branch, which rows) is taken on the host.
+        it (which branch, which rows) is taken on the host. The samples'
+        modality names are checked against the layout first.
         """
+        self._check_sample_layout(data_samples)
         batch = inputs.shape[0]
         if training:
             mask = self.train_sampler(batch, self.layout)

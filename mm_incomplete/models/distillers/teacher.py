@@ -13,17 +13,10 @@ from typing import Optional
 
 import torch.nn as nn
 
-from mm_incomplete.utils import load_local_checkpoint
+from mm_incomplete.utils import (describe_state_mismatch,
+                                  load_local_checkpoint)
 
-_MAX_LISTED = 20
 _PRE = 'data_preprocessor.'
-
-
-def _listed(keys) -> str:
-    keys = sorted(keys)
-    more = len(keys) - _MAX_LISTED
-    return ', '.join(keys[:_MAX_LISTED]) + (f' ... (+{more} more)'
-                                             if more > 0 else '')
 
 
 def _model_state(checkpoint, path: str) -> dict:
@@ -71,24 +64,11 @@ def load_teacher_checkpoint(teacher: nn.Module, path: str,
     state = {k: v for k, v in state.items() if not k.startswith(_PRE)}
     own = {k: v for k, v in teacher.state_dict().items()
            if not k.startswith(_PRE)}
-    missing = set(own) - set(state)
-    unexpected = set(state) - set(own)
-    shapes = [f'{k}: checkpoint {tuple(state[k].shape)} vs model '
-              f'{tuple(own[k].shape)}' for k in sorted(set(own) & set(state))
-              if hasattr(state[k], 'shape') and state[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        lines = [f'teacher checkpoint {path} does not match the teacher '
-                 'config:']
-        if missing:
-            lines.append(f'  missing keys ({len(missing)}): '
-                         f'{_listed(missing)}')
-        if unexpected:
-            lines.append(f'  unexpected keys ({len(unexpected)}): '
-                         f'{_listed(unexpected)}')
-        if shapes:
-            lines.append(f'  shape mismatches ({len(shapes)}): '
-                         + '; '.join(shapes[:_MAX_LISTED]))
-        raise ValueError("\n".join(lines))
+    problems = describe_state_mismatch(own, state)
+    if problems:
+        raise ValueError('\n  '.join(
+            [f'teacher checkpoint {path} does not match the teacher '
+             'config:'] + problems))
     result = teacher.load_state_dict(state, strict=False)
     assert not result.unexpected_keys and all(
         k.startswith(_PRE) for k in result.missing_keys)

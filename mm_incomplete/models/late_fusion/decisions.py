@@ -58,8 +58,10 @@ def masked_softmax(scores: torch.Tensor, present: torch.Tensor,
 class BaseDecision(BaseModule):
     """Combine per-modality logits under a (B, M) modality mask.
 
-    Subclasses implement :meth:`weights`. ``modal_logits`` may leave out a
-    modality only where the mask drops it for every sample.
+    Subclasses implement :meth:`weights`, which gets the logits and
+    presence stacked over the computed modalities (``names``, in layout
+    order). ``modal_logits`` may leave out a modality only where the mask
+    drops it for every sample.
 
     Args:
         modalities (Sequence[str]): the M modality names in layout order
@@ -75,8 +77,16 @@ class BaseDecision(BaseModule):
         self.names = tuple(modalities)
 
     def weights(self, logits: torch.Tensor, present: torch.Tensor,
-                uncertainties: Optional[torch.Tensor]) -> torch.Tensor:
-        """(M', B, 1, ...) weights, zero where absent, summing to 1."""
+                uncertainties: Optional[torch.Tensor],
+                names: Sequence[str]) -> torch.Tensor:
+        """(M', B, 1, ...) weights, zero where absent, summing to 1.
+
+        Args:
+            logits (Tensor): (M', B, K, ...) of the modalities ``names``.
+            present (Tensor): (M', B, 1, ...) bool.
+            uncertainties (Tensor, optional): (M', B, 1, ...).
+            names (list[str]): the M' modalities, in layout order.
+        """
         raise NotImplementedError
 
     def forward(self, modal_logits: Dict[str, torch.Tensor],
@@ -96,6 +106,7 @@ class BaseDecision(BaseModule):
             Tensor: (B, K, ...).
         """
         logits, present = _stack(modal_logits, mask, self.names)
+        names = [n for n in self.names if n in modal_logits]
         unc = None
         if self.needs_uncertainty:
             if not uncertainties or set(uncertainties) != set(modal_logits):
@@ -111,7 +122,7 @@ class BaseDecision(BaseModule):
                 raise ValueError(
                     f'uncertainties must be (B, ...) = {want} per modality, '
                     f'got {tuple(unc.shape[1:2]) + tuple(unc.shape[3:])}')
-        w = self.weights(logits, present, unc)
+        w = self.weights(logits, present, unc, names)
         return (w * logits).sum(0)
 
 
@@ -129,7 +140,7 @@ class MeanDecision(BaseDecision):
         tensor([[0., 4.]])
     """
 
-    def weights(self, logits, present, uncertainties=None):
+    def weights(self, logits, present, uncertainties=None, names=()):
         p = present.to(logits.dtype)
         return p / p.sum(0, keepdim=True).clamp(min=1)
 
@@ -150,21 +161,18 @@ class LearnedWeightsDecision(BaseDecision):
         ...     _ = rule.alpha.copy_(torch.tensor([0., 1.0986123]))
         >>> logits = {'rgb': torch.tensor([[4., 0.]]),
         ...           'depth': torch.tensor([[0., 4.]])}
-        >>> rule(logits, torch.tensor([[True, True]]))
-        tensor([[1., 3.]], grad_fn=<SumBackward1>)
+        >>> out = rule(logits, torch.tensor([[True, True]]))  # w = 1/4, 3/4
+        >>> [round(v, 4) for v in out[0].tolist()]
+        [1.0, 3.0]
     """
 
     def __init__(self, modalities: Sequence[str], init_cfg=None):
         super().__init__(modalities, init_cfg)
         self.alpha = nn.Parameter(torch.zeros(len(self.names)))
 
-    def forward(self, modal_logits, mask, uncertainties=None):
-        self._cols = [i for i, n in enumerate(self.names)
-                      if n in modal_logits]
-        return super().forward(modal_logits, mask, uncertainties)
-
-    def weights(self, logits, present, uncertainties=None):
-        alpha = self.alpha[self._cols].view(-1, *[1] * (present.dim() - 1))
+    def weights(self, logits, present, uncertainties=None, names=()):
+        cols = [self.names.index(n) for n in names]
+        alpha = self.alpha[cols].view(-1, *[1] * (present.dim() - 1))
         return masked_softmax(alpha.expand(present.shape).to(logits.dtype),
                               present)
 
@@ -198,7 +206,7 @@ class CertaintyWeightedDecision(BaseDecision):
                              f' got {temperature!r}')
         self.temperature = float(temperature)
 
-    def weights(self, logits, present, uncertainties=None):
+    def weights(self, logits, present, uncertainties=None, names=()):
         conf = logits.detach().softmax(2).amax(2, keepdim=True)
         return masked_softmax(conf / self.temperature, present)
 
@@ -232,7 +240,7 @@ class UncertaintyWeightedDecision(BaseDecision):
                              f' got {temperature!r}')
         self.temperature = float(temperature)
 
-    def weights(self, logits, present, uncertainties=None):
+    def weights(self, logits, present, uncertainties=None, names=()):
         return masked_softmax(-uncertainties.to(logits.dtype) /
                               self.temperature, present)
 

@@ -42,6 +42,10 @@ class LateFusionHead(BaseModule):
             uncertainties.
         task (str, optional): ``'seg'`` or ``'cls'`` where the head type
             does not tell.
+        fused_loss (bool): train on the task loss of the fused logits
+            (default). False leaves the task model without a task loss of
+            its own: per-modality objectives come from method losses (e.g.
+            :class:`UnimodalTaskLoss`, DI-MML's detached training).
         init_cfg (dict, optional): mmengine initialisation config.
 
     Example:
@@ -63,8 +67,10 @@ class LateFusionHead(BaseModule):
                  decision: dict = dict(type='MeanDecision'),
                  uncertainty: Optional[dict] = None,
                  task: Optional[str] = None,
+                 fused_loss: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
+        self.fused_loss = bool(fused_loss)
         self.layout = ModalityLayout(modalities, 'LateFusionHead.modalities')
         heads = {}
         for name in self.layout.names:

@@ -3,9 +3,13 @@ from .base import BaseMethodLoss
 from .combination_regularizer import (MINING_SCORES, CombinationRegularizer,
                                       embedding_variance_score)
 from .probabilistic_embedding_kl import ProbabilisticEmbeddingKL
+from .duc_loss import DUCLoss, discriminative_dims, duc_pair_loss
 from .record import ForwardRecord
+from .unimodal_losses import SharedHeadLoss, UnimodalTaskLoss
 
 __all__ = [
     'BaseMethodLoss', 'ForwardRecord', 'ProbabilisticEmbeddingKL',
-    'CombinationRegularizer', 'MINING_SCORES', 'embedding_variance_score'
+    'CombinationRegularizer', 'MINING_SCORES', 'embedding_variance_score',
+    'DUCLoss', 'discriminative_dims', 'duc_pair_loss', 'SharedHeadLoss',
+    'UnimodalTaskLoss'
 ]

@@ -43,9 +43,10 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
 
     Args:
         method_losses (list[dict] | dict[str, dict], optional):
-            :class:`BaseMethodLoss` configs (a dict names them); each gets the :class:`ForwardRecord` of every training
-            step and adds its loss dict (e.g. DMRNet's
-            ``ProbabilisticEmbeddingKL`` and ``CombinationRegularizer``).
+            :class:`BaseMethodLoss` configs (a dict names them); each gets
+            the :class:`ForwardRecord` of every training step and adds its
+            loss dict (e.g. DMRNet's ``ProbabilisticEmbeddingKL`` and
+            ``CombinationRegularizer``).
         decode_head (dict): an mmseg decode head, or a
             :class:`LateFusionHead` for late fusion (one head per modality
             and a decision rule).
@@ -130,6 +131,8 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
         if record.head_logits is None:
             losses = self._decode_head_forward_train(record.neck_feats,
                                                      samples)
+        elif self.late_fusion and not self.decode_head.fused_loss:
+            losses = dict()  # per-modality objectives are method losses
         else:
             losses = add_prefix(
                 self.decode_head.loss_by_feat(record.head_logits, samples),

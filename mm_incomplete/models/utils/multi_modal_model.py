@@ -167,16 +167,46 @@ class MultiModalModelMixin:
             return forward_record(x)
         return self.neck(x), {}
 
-    def _modal_heads(self, modal_feats, record_extras=None):
+    def _modal_heads(self, modal_feats, record_extras=None,
+                     host_mask: Optional[torch.Tensor] = None):
         """Late fusion: ``{modality: logits}``, the neck and each
-        modality's head run once."""
-        feats = {}
+        modality's head run once.
+
+        With ``host_mask`` (training) a modality's neck and head run only on
+        the samples where it is present (their BatchNorm statistics come
+        from real features, as the branches'); its logits are zero for the
+        other samples, which the decision rule weighs 0. Which rows is read
+        from the host mask: no synchronisation.
+        """
+        feats, rows = {}, {}
+        batch = next(iter(modal_feats.values()))[0].shape[0]
         for name, f in modal_feats.items():
-            feats[name], extras = self._neck(tuple(f))
+            f = tuple(f)
+            if host_mask is not None:
+                col = host_mask[:, self.layout.index(name)]
+                index = col.nonzero().flatten()
+                if index.numel() < batch:
+                    if index.numel() == 1 and self.training:
+                        # BatchNorm needs two values per channel: run the
+                        # sample twice, keep one
+                        index = index.repeat(2)
+                    rows[name] = index
+                    dev = index.to(f[0].device, non_blocking=True)
+                    f = tuple(x.index_select(0, dev) for x in f)
+            feats[name], extras = self._neck(f)
             if record_extras is not None:
                 for key, value in extras.items():
                     record_extras.setdefault(key, {})[name] = value
-        return self.task_head.forward_modal(feats)
+        logits = self.task_head.forward_modal(feats)
+        for name, index in rows.items():
+            if len(index) == 2 and index[0] == index[1]:
+                index, out = index[:1], logits[name][:1]
+            else:
+                out = logits[name]
+            full = out.new_zeros((batch, ) + tuple(out.shape[1:]))
+            logits[name] = full.index_copy(
+                0, index.to(out.device, non_blocking=True), out)
+        return logits
 
     def forward_record(self, inputs: torch.Tensor,
                        data_samples) -> ForwardRecord:
@@ -197,8 +227,8 @@ class MultiModalModelMixin:
         backbone = self.backbone
         if self.late_fusion:
             record.modal_feats = backbone.encode(inputs, host)
-            record.modal_logits = self._modal_heads(record.modal_feats,
-                                                    record.extras)
+            record.modal_logits = self._modal_heads(
+                record.modal_feats, record.extras, host)
             record.head_logits = self.task_head.decide(
                 record.modal_logits, mask)
             return record
@@ -242,7 +272,7 @@ class MultiModalModelMixin:
             fused = [backbone(inputs, m) for m in masks]
         return [self._head_logits(self._neck(x)[0]) for x in fused]
 
-    # -- training ---------------------------------------------------------------
+    # -- training -------------------------------------------------------------
     def loss(self, inputs: torch.Tensor, data_samples) -> dict:
         """Task losses and every method loss of a batch (B, C, H, W)."""
         record = self.forward_record(inputs, data_samples)

@@ -119,3 +119,88 @@ def test_annotations_reduce_zero_label_and_checks(files, tmp_path):
     with pytest.raises(FileNotFoundError, match='gone.png'):
         LoadMultiModalAnnotations()(
             dict(seg_map_path=osp.join(str(tmp_path), 'gone.png')))
+
+
+NYU_MINI = '/work/shared/data/nyuv2_mini'
+needs_mini = pytest.mark.skipif(not osp.isdir(NYU_MINI),
+                                reason='real NYUv2 fixture not present')
+
+
+@needs_mini
+def test_float_depth_in_metres_needs_its_unit(tmp_path):
+    """A real NYUv2 depth map saved as float metres (.npy): with the PNG
+    default depth_scale=1000 it would become 1-4 mm; now an error names the
+    file, the median and the scale, and depth_scale=1 loads it right."""
+    mm = cv2.imread(osp.join(NYU_MINI, '0001', 'depth_mm.png'),
+                    cv2.IMREAD_UNCHANGED)
+    metres = mm.astype(np.float32) / 1000
+    path = str(tmp_path / 'depth_m.npy')
+    np.save(path, metres)
+    with pytest.raises(ValueError) as err:
+        LoadMultiModalImages(dict(depth=1))(
+            dict(modality_paths=dict(depth=path)))
+    msg = str(err.value)
+    assert path in msg and 'depth_scale=1000' in msg
+    assert 'needs depth_scale=1' in msg and 'median depth 0.00' in msg
+    out = LoadMultiModalImages(dict(depth=1), depth_scale=1)(
+        dict(modality_paths=dict(depth=path)))
+    png = LoadMultiModalImages(dict(depth=1))(
+        dict(modality_paths=dict(depth=osp.join(NYU_MINI, '0001',
+                                                'depth_mm.png'))))
+    np.testing.assert_allclose(out['img'], png['img'], rtol=1e-6)
+    assert 1.0 < float(np.median(png['img'])) < 5.0  # an indoor room
+
+
+def test_depth_unit_check_options(tmp_path):
+    tenth_mm = _write(tmp_path / 'd.png', np.full((4, 5), 60000, np.uint16))
+    with pytest.raises(ValueError, match='median depth 60 m'):
+        LoadMultiModalImages(dict(depth=1))(
+            dict(modality_paths=dict(depth=tenth_mm)))
+    out = LoadMultiModalImages(dict(depth=1), depth_scale=10000)(
+        dict(modality_paths=dict(depth=tenth_mm)))
+    assert out['img'][0, 0, 0] == pytest.approx(6.0)
+    out = LoadMultiModalImages(dict(depth=1), depth_median_range=None)(
+        dict(modality_paths=dict(depth=tenth_mm)))
+    assert out['img'][0, 0, 0] == pytest.approx(60.0)
+    holes = _write(tmp_path / 'h.png', np.zeros((4, 5), np.uint16))
+    LoadMultiModalImages(dict(depth=1))(  # all holes: nothing to judge
+        dict(modality_paths=dict(depth=holes)))
+    with pytest.raises(ValueError, match='depth_median_range'):
+        LoadMultiModalImages(dict(depth=1), depth_median_range=(5, 1))
+
+
+@needs_mini
+def test_out_of_range_label_names_file_and_ids(tmp_path):
+    """NYU-40 ids of a real frame against a 13-class dataset: an error that
+    names the file and the offending ids, not a bare IndexError in the loss
+    or pixels silently dropped by the metric."""
+    lab = osp.join(NYU_MINI, '0001', 'label40.png')
+    raw = cv2.imread(lab, cv2.IMREAD_UNCHANGED)
+    results = dict(seg_map_path=lab, reduce_zero_label=True, num_classes=13,
+                   ignore_index=255)
+    with pytest.raises(ValueError) as err:
+        LoadMultiModalAnnotations()(dict(results))
+    msg = str(err.value)
+    want = sorted(int(v) - 1 for v in np.unique(raw) if v > 13)[:10]
+    assert lab in msg and f'{want}' in msg and 'outside 0..12' in msg
+    out = LoadMultiModalAnnotations()(dict(results, num_classes=40))
+    ok = out['gt_seg_map'][out['gt_seg_map'] != 255]
+    assert ok.max() <= 39
+
+
+def test_dataset_passes_its_class_count_to_the_loader(tmp_path):
+    from mm_incomplete.datasets import MultiModalSegDataset
+    for d in ('rgb/train', 'depth/train', 'label/train'):
+        (tmp_path / d).mkdir(parents=True)
+    _write(tmp_path / 'rgb/train/a.png', np.zeros((4, 5, 3), np.uint8))
+    _write(tmp_path / 'depth/train/a.png', np.full((4, 5), 900, np.uint16))
+    _write(tmp_path / 'label/train/a.png', np.array([[0, 1, 2, 7, 255]] * 4,
+                                                    np.uint8))
+    ds = MultiModalSegDataset(
+        dict(rgb=3, depth=1), data_root=str(tmp_path),
+        metainfo=dict(classes=('a', 'b', 'c')),
+        pipeline=[LoadMultiModalImages(dict(rgb=3, depth=1)),
+                  LoadMultiModalAnnotations()])
+    assert ds.get_data_info(0)['num_classes'] == 3
+    with pytest.raises(ValueError, match=r'a.png has class id\(s\) \[7\]'):
+        ds[0]

@@ -1,4 +1,5 @@
 """Tests of MultiModalClsDataPreProcessor: statistics, RGB slice, masks."""
+import pytest
 import torch
 from mmpretrain.structures import DataSample
 
@@ -48,3 +49,13 @@ def test_training_mask_and_batch_augments_with_onehot_labels():
     assert out['data_samples'][0].gt_score.shape == (3, )
     assert all(s.modality_mask.tolist() == [True, False]
                for s in out['data_samples'])
+
+
+def test_samples_of_another_layout_are_refused_naming_both():
+    batch = samples(2)
+    for s in batch:
+        s.set_metainfo(dict(modalities=('depth', 'rgb'),
+                            modality_channels=(1, 3)))
+    with pytest.raises(ValueError, match="modalities 'depth:1,rgb:3'.*"
+                       r"data_preprocessor.modalities is ModalityLayout"):
+        make()(dict(inputs=torch.rand(2, 4, 3, 3), data_samples=batch))

@@ -119,3 +119,52 @@ def test_errors_name_the_option():
         make()(dict(inputs=[torch.rand(3, 4, 4)],
                     data_samples=[SegDataSample()]))
 
+
+
+NYU_MINI = '/work/shared/data/nyuv2_mini/0001'
+
+
+@pytest.mark.skipif(not __import__('os').path.isdir(NYU_MINI),
+                    reason='real NYUv2 fixture not present')
+@pytest.mark.parametrize('pipeline_layout, files, extra', [
+    (dict(depth=1, rgb=3), dict(depth='depth_mm.png', rgb='rgb.jpg'), {}),
+    (dict(rgb=3, hha=1), dict(rgb='rgb.jpg', hha='hha.jpg'),
+     dict(depth_modalities=(), to_gray=('hha', ))),
+])
+def test_samples_of_another_layout_are_refused(pipeline_layout, files,
+                                               extra):
+    """A real frame loaded with another order (depth, rgb) or another name
+    of the same size (hha for depth) has the model's 4 channels, but its
+    modality names differ: an error naming the file and both layouts."""
+    import os.path as osp
+
+    from mmcv.transforms import Compose
+
+    from mm_incomplete.datasets.transforms import (LoadMultiModalImages,
+                                                   PackMultiModalSegInputs)
+    load = Compose([
+        LoadMultiModalImages(pipeline_layout, **extra),
+        PackMultiModalSegInputs()
+    ])
+    paths = {k: osp.join(NYU_MINI, v) for k, v in files.items()}
+    packed = load(dict(modality_paths=paths))
+    assert packed['inputs'].shape[0] == 4  # same channel count
+    pre = make()
+    data = dict(inputs=[packed['inputs']],
+                data_samples=[packed['data_samples']])
+    for training in (True, False):
+        with pytest.raises(ValueError) as err:
+            pre(data, training=training)
+        msg = str(err.value)
+        got = ','.join(f'{n}:{c}' for n, c in pipeline_layout.items())
+        assert f"holds the modalities '{got}'" in msg
+        assert "ModalityLayout('rgb:3,depth:1')" in msg
+        assert paths.get('rgb') in msg
+    # the matching layout passes
+    ok = Compose([
+        LoadMultiModalImages(dict(rgb=3, depth=1)),
+        PackMultiModalSegInputs()
+    ])(dict(modality_paths=dict(rgb=osp.join(NYU_MINI, 'rgb.jpg'),
+                                depth=osp.join(NYU_MINI, 'depth_mm.png'))))
+    out = pre(dict(inputs=[ok['inputs']], data_samples=[ok['data_samples']]))
+    assert out['inputs'].shape == (1, 4, 480, 640)

@@ -115,3 +115,31 @@ def test_errors():
     with pytest.raises(RuntimeError, match='late fusion has no fused'):
         model.extract_feat(inputs)
     assert MASK.shape == (4, 2)
+
+
+@pytest.mark.parametrize('task', ['seg', 'cls'])
+def test_training_heads_see_only_their_present_samples(task):
+    """A modality's head runs on the samples where it is present (its
+    BatchNorm statistics never see zeroed features); a single present
+    sample runs twice; absent samples get zero logits."""
+    torch.manual_seed(0)
+    model, batch = _late(task, dict(type='MeanDecision'))
+    model.train()
+    inputs, samples = batch()  # rgb present in rows 0, 2; depth in 0, 1, 3
+    sizes = {}
+    for name, head in model.task_head.heads.items():
+        head.register_forward_pre_hook(
+            lambda m, args, name=name: sizes.setdefault(name, []).append(
+                args[0][-1].shape[0]))
+    rec = model.forward_record(inputs, samples)
+    assert sizes == {'rgb': [2], 'depth': [3]}
+    assert rec.modal_logits['rgb'].shape[0] == 4
+    assert rec.modal_logits['rgb'][[1, 3]].abs().sum() == 0
+    assert rec.modal_logits['depth'][2].abs().sum() == 0
+    one_rgb = torch.tensor([[1, 1], [0, 1], [0, 1], [0, 1]]).bool()
+    inputs, samples = batch(one_rgb)
+    sizes.clear()
+    rec = model.forward_record(inputs, samples)
+    assert sizes['rgb'] == [2]  # the one rgb sample, twice
+    torch.testing.assert_close(rec.head_logits[1],
+                               rec.modal_logits['depth'][1], rtol=0, atol=0)

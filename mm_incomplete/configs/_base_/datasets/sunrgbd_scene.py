@@ -1,13 +1,14 @@
 # SUN RGB-D scene classification, 19 classes, RGB-D.
 # Annotation files data/sunrgbd/scene_{train,test}.txt, one line per frame:
 #   rgb/train/000001.jpg depth/train/000001.png <class id>
-# Note: a child config that changes `modalities` must also override the
-# pipelines' `modalities` (mmengine resolves variables at parse time).
+# The layout is declared once, in `modalities`; each dataset hands it to its
+# pipeline's loading step. A child config that changes `modalities` must also
+# override the datasets' (mmengine resolves variables at parse time).
 modalities = dict(rgb=3, depth=1)
 dataset_type = 'SUNRGBDSceneDataset'
 data_root = 'data/sunrgbd'
 train_pipeline = [
-    dict(type='LoadMultiModalImages', modalities=modalities),
+    dict(type='LoadMultiModalImages'),  # `modalities`: the dataset's
     dict(
         type='MultiModalRandomResize',
         scale=(256, 256),
@@ -19,7 +20,7 @@ train_pipeline = [
     dict(type='PackMultiModalClsInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadMultiModalImages', modalities=modalities),
+    dict(type='LoadMultiModalImages'),
     dict(type='MultiModalResize', scale=(224, 224), keep_ratio=False),
     dict(type='PackMultiModalClsInputs'),
 ]
@@ -34,15 +35,12 @@ train_dataloader = dict(
         modalities=modalities,
         ann_file='scene_train.txt',
         pipeline=train_pipeline))
+# val = test: in order, the test list, test pipeline
 val_dataloader = dict(
-    batch_size=32,
-    num_workers=4,
-    persistent_workers=True,
+    train_dataloader,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        modalities=modalities,
+        train_dataloader['dataset'],
         ann_file='scene_test.txt',
         pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -1,26 +1,15 @@
 # Early-fusion RGB-D classifier: one ResNet-50 on the stacked channels,
-# channels of missing modalities zeroed, global average pooling and a linear
-# head. Trains from scratch. Child configs set the classes and the
-# `train_sampler`.
+# channels of missing modalities zeroed, the same preprocessor, pooling and
+# linear head as the multi-branch model (multi_branch_r50_cls.py); only the
+# backbone differs. Trains from scratch. Child configs set the classes and
+# the `train_sampler`.
+_base_ = ['./multi_branch_r50_cls.py']
 model = dict(
-    type='MultiModalImageClassifier',
-    data_preprocessor=dict(
-        type='MultiModalClsDataPreProcessor',
-        modalities=dict(rgb=3, depth=1),
-        mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.842]),
-        std=dict(rgb=[58.395, 57.12, 57.375], depth=[1.417]),
-        test_combination=None),
     backbone=dict(
+        _delete_=True,
         type='EarlyFusionResNet',
         modalities=dict(rgb=3, depth=1),
         depth=50,
         base_channels=64,
         stem_channels=64,
-        out_indices=(3, )),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=19,
-        in_channels=2048,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, )))
+        out_indices=(3, )))

@@ -1,0 +1,176 @@
+"""Detached per-modality objectives (DI-MML stage 1): each modality's own
+head and one head shared by every modality.
+
+Shorthand: B batch, M modalities, K classes, C_i channels of stage i, h x w
+a head's output size, H x W the label size, n the samples where a modality
+is present.
+
+Detached and Interactive Multimodal Learning (Wang et al., ACM MM 2024)
+trains each modality's encoder with its own objective,
+
+    L = sum_m CE(h_m(f_m)) + w * sum_m CE(g(f_m)) (+ L_DUC),
+
+h_m the modality's own head (a :class:`LateFusionHead` holds them; its
+fused-logit loss is switched off with ``fused_loss=False``) and g one head
+applied to every modality's feature: the only place where the modalities
+meet in a common feature space. Each term averages over the samples where
+the modality is present (segmentation: over their labelled pixels), so a
+sample contributes only for its present modalities. Which rows are present
+is read from the record's host mask: no synchronisation.
+"""
+from typing import Dict, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.registry import MODELS
+
+from ..utils.task_modules import build_task_module
+from .base import BaseMethodLoss
+from .record import ForwardRecord
+
+
+def stack_labels(data_samples: Sequence, task: str,
+                 device: torch.device) -> torch.Tensor:
+    """Labels of the batch: (B, ) class ids (cls) or (B, H, W) maps (seg)."""
+    if task == 'cls':
+        labels = [s.gt_label.reshape(-1)[:1] for s in data_samples]
+        return torch.cat(labels).to(device, non_blocking=True).long()
+    return torch.stack([s.gt_sem_seg.data.reshape(s.gt_sem_seg.shape)
+                        for s in data_samples]).to(
+                            device, non_blocking=True).long()
+
+
+def task_cross_entropy(logits: torch.Tensor, labels: torch.Tensor,
+                       ignore_index: int = 255) -> torch.Tensor:
+    """Cross-entropy of logits (n, K) against (n, ), or of logits (n, K, h,
+    w) resized (bilinear) to labels (n, H, W), mean over non-ignored."""
+    if logits.dim() == 4 and logits.shape[2:] != labels.shape[1:]:
+        logits = F.interpolate(logits, size=labels.shape[1:],
+                               mode='bilinear', align_corners=False)
+    return F.cross_entropy(logits.float(), labels, ignore_index=ignore_index)
+
+
+def present_rows(record: ForwardRecord, name: str) -> torch.Tensor:
+    """(n, ) host indices of the samples where ``name`` is present."""
+    return record.host_mask[:, record.layout.index(name)].nonzero().flatten()
+
+
+class _ModalityCE(BaseMethodLoss):
+    """A cross-entropy per present modality on per-modality logits."""
+
+    def __init__(self, ignore_index: int = 255, loss_weight: float = 1.0,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(loss_weight, init_cfg)
+        self.ignore_index = ignore_index
+
+    def _losses(self, record: ForwardRecord, logits_of, prefix: str
+                ) -> Dict[str, torch.Tensor]:
+        labels = None
+        losses = {}
+        for name in record.layout.names:
+            rows = present_rows(record, name)
+            if rows.numel() == 0:
+                continue
+            if labels is None:
+                labels = stack_labels(record.data_samples, record.task,
+                                      record.inputs.device)
+            dev_rows = rows.to(record.inputs.device, non_blocking=True)
+            logits = logits_of(name, rows, dev_rows)
+            losses[f'{prefix}_{name}'] = self.scaled(task_cross_entropy(
+                logits, labels.index_select(0, dev_rows), self.ignore_index))
+        return losses
+
+
+@MODELS.register_module()
+class UnimodalTaskLoss(_ModalityCE):
+    """sum_m CE(h_m(f_m)): each modality's head on its present samples.
+
+    Needs a late-fusion model (``record.modal_logits``); pair it with
+    ``LateFusionHead(fused_loss=False)`` for detached training (otherwise
+    the fused logits' loss couples the modalities again).
+
+    Args:
+        ignore_index (int): label ignored in segmentation. Defaults to 255.
+        loss_weight (float): factor of every term. Defaults to 1.
+
+    Example:
+        >>> import torch
+        >>> from mmpretrain.structures import DataSample
+        >>> from mm_incomplete.modality import ModalityLayout
+        >>> layout = ModalityLayout(dict(rgb=3, depth=1))
+        >>> mask = torch.tensor([[True, True], [True, False]])
+        >>> rec = ForwardRecord(
+        ...     task='cls', layout=layout, mask=mask, host_mask=mask,
+        ...     inputs=torch.zeros(2, 4, 8, 8),
+        ...     data_samples=[DataSample().set_gt_label(1),
+        ...                   DataSample().set_gt_label(0)],
+        ...     modal_logits={'rgb': torch.zeros(2, 3),
+        ...                   'depth': torch.zeros(2, 3)})
+        >>> out = UnimodalTaskLoss()(rec)   # depth: first sample only
+        >>> sorted(out), round(out['loss_ce_depth'].item(), 4)
+        (['loss_ce_depth', 'loss_ce_rgb'], 1.0986)
+    """
+
+    def forward(self, record: ForwardRecord) -> Dict[str, torch.Tensor]:
+        modal_logits = record.get('modal_logits')
+        return self._losses(
+            record,
+            lambda name, rows, dev_rows: modal_logits[name].index_select(
+                0, dev_rows),
+            'loss_ce')
+
+
+@MODELS.register_module()
+class SharedHeadLoss(_ModalityCE):
+    """w * sum_m CE(g(f_m)): one head g applied to every modality's features.
+
+    Args:
+        head (dict): the shared head, a task head config (mmpretrain
+            ``LinearClsHead`` on pooled features, mmseg decode head on the
+            stage features).
+        pool (bool): global-average-pool each stage feature first (for a
+            classification head). Defaults to True for classification
+            heads, False for decode heads.
+        ignore_index (int): label ignored in segmentation. Defaults to 255.
+        loss_weight (float): w. Defaults to 1 (the release).
+
+    Example:
+        >>> import torch
+        >>> from mmpretrain.structures import DataSample
+        >>> from mm_incomplete.modality import ModalityLayout
+        >>> layout = ModalityLayout(dict(rgb=3, depth=1))
+        >>> mask = torch.ones(2, 2, dtype=torch.bool)
+        >>> loss = SharedHeadLoss(head=dict(type='LinearClsHead',
+        ...                                 num_classes=3, in_channels=8))
+        >>> rec = ForwardRecord(
+        ...     task='cls', layout=layout, mask=mask, host_mask=mask,
+        ...     inputs=torch.zeros(2, 4, 8, 8),
+        ...     data_samples=[DataSample().set_gt_label(1)] * 2,
+        ...     modal_feats={'rgb': [torch.rand(2, 8, 2, 2)],
+        ...                  'depth': [torch.rand(2, 8, 2, 2)]})
+        >>> sorted(loss(rec))
+        ['loss_shared_depth', 'loss_shared_rgb']
+    """
+
+    def __init__(self, head: dict, pool: Optional[bool] = None,
+                 ignore_index: int = 255, loss_weight: float = 1.0,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(ignore_index, loss_weight, init_cfg)
+        self.head, self.head_task = build_task_module(head,
+                                                      'SharedHeadLoss.head')
+        self.pool = (self.head_task == 'cls') if pool is None else pool
+
+    def forward(self, record: ForwardRecord) -> Dict[str, torch.Tensor]:
+        modal_feats = record.get('modal_feats')
+
+        def logits_of(name, rows, dev_rows):
+            feats = [f.index_select(0, dev_rows) for f in modal_feats[name]]
+            if rows.numel() == 1 and self.training:
+                # BatchNorm in the head needs two values per channel
+                feats = [f.repeat(2, *[1] * (f.dim() - 1)) for f in feats]
+            if self.pool:
+                feats = [f.mean((2, 3)) if f.dim() == 4 else f for f in feats]
+            out = self.head(tuple(feats))
+            return out[:rows.numel()]
+
+        return self._losses(record, logits_of, 'loss_shared')
