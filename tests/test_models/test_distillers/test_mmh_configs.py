@@ -8,6 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mm_incomplete.modality import ModalityLayout
 from mm_incomplete.utils import config_path
 
 
@@ -15,8 +16,8 @@ def test_casia_surf_is_the_papers_setting():
     cfg = Config.fromfile(config_path('mmh/casia_surf.py'))
     model = cfg.model
     assert model.type == 'ClsDistiller'
-    assert list(model.student.data_preprocessor.modalities) == \
-        ['rgb', 'depth', 'ir']
+    assert ModalityLayout(model.student.data_preprocessor.modalities
+                          ).names == ('rgb', 'depth', 'ir')
     # privileged setting: the hallucination network sees RGB only
     assert model.student.data_preprocessor.train_sampler == dict(
         type='FixedCombination', combination='rgb')
