@@ -10,5 +10,9 @@ from .version import __version__
 from .utils import config_path  # noqa: F401
 from . import modality  # noqa: F401,E402
 from . import datasets, engine, evaluation, models  # noqa: F401,E402
+from . import visualization  # noqa: F401,E402
+from . import apis  # noqa: F401,E402
 
-__all__ = ['__version__', 'config_path']
+from .apis import MultiModalInferencer  # noqa: E402
+
+__all__ = ['__version__', 'config_path', 'MultiModalInferencer']

@@ -41,7 +41,8 @@ vpip() {
 
 # The stamp covers every file that decides what is installed.
 want_stamp() {
-    cat "$CONSTRAINTS" requirements/runtime.txt requirements/tests.txt \
+    cat "$CONSTRAINTS" requirements/build.txt requirements/runtime.txt \
+        requirements/tests.txt \
         setup.py tools/setup_env.sh | sha256sum | cut -d' ' -f1
 }
 
@@ -81,8 +82,9 @@ if [[ "$have_torch" != "$TORCH" ]] || ! "$PY" -c 'from torchvision.ops import nm
     log "installing torch==$TORCH torchvision==$TV"
     vpip install "torch==$TORCH" "torchvision==$TV"
 fi
-# mmcv's setup.py imports pkg_resources (setuptools<70) and must see torch.
-vpip install -c "$CONSTRAINTS" setuptools wheel ninja packaging
+# mmcv's setup.py imports pkg_resources (setuptools<70) and must see torch;
+# that build-time pin is in requirements/build.txt, not in the constraints.
+vpip install -c requirements/build.txt setuptools wheel ninja packaging
 
 # ---- 3. the other dependencies (`import mmcv` needs mmengine) ----------
 vpip install -c "$CONSTRAINTS" -r requirements/runtime.txt \

@@ -1,8 +1,9 @@
 """Test a segmentor or classifier under every modality combination.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
-        [--show-dir DIR] [--tta] [--modalities rgb,depth,rgb+depth]
-        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+        [--show-dir DIR [--interval N]] [--tta]
+        [--modalities rgb,depth,rgb+depth] [--cfg-options k=v ...]
+        [--launcher {none,pytorch,slurm,mpi}]
 
 ``--modalities`` picks the combinations to evaluate (default: the config's,
 usually all); names join modalities with ``+``.
@@ -20,6 +21,7 @@ import mm_incomplete  # noqa: E402,F401
 from mm_incomplete.utils.launch import (finish_launch,  # noqa: E402
                                         load_config, parse_launch_args,
                                         set_work_dir, setup_launcher)
+from mm_incomplete.visualization import add_show_dir_hook  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -31,10 +33,16 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out',
         type=str,
-        help='dir (segmentation: prediction PNGs) or .pkl file '
-        '(classification: dumped results) to save predictions to')
+        help='dir (segmentation: prediction PNGs in DIR/<combination>/) or '
+        '.pkl file (classification: FILE_<combination>.pkl) to save the '
+        'predictions of every combination to')
     parser.add_argument(
-        '--show-dir', help='dir to save painted predictions to')
+        '--show-dir',
+        help='dir to save a panel per sample to: each modality | ground '
+        'truth | prediction of each combination')
+    parser.add_argument(
+        '--interval', type=int, default=1,
+        help='with --show-dir, draw every INTERVAL-th sample')
     parser.add_argument(
         '--modalities',
         help='combinations to evaluate, e.g. "rgb", "rgb,depth,rgb+depth" '
@@ -48,20 +56,9 @@ def _is_segmentation(cfg) -> bool:
     return cfg.get('default_scope', 'mmseg') == 'mmseg'
 
 
-def enable_show_dir(cfg, show_dir: str) -> None:
-    """Let the host's visualization hook paint predictions into show_dir."""
-    hooks = cfg.default_hooks
-    if 'visualization' not in hooks:
-        raise KeyError('--show-dir needs `default_hooks.visualization` in '
-                       'the config')
-    vis = hooks.visualization
-    if _is_segmentation(cfg):
-        vis.draw = True
-        vis.interval = 1
-        cfg.visualizer.save_dir = show_dir
-    else:
-        vis.enable = True
-        vis.out_dir = show_dir
+def enable_show_dir(cfg, show_dir: str, interval: int = 1) -> None:
+    """A panel per sample: modalities | GT | prediction per combination."""
+    add_show_dir_hook(cfg, show_dir, interval)
 
 
 def save_predictions(cfg, out: str) -> None:
@@ -107,7 +104,7 @@ def main(argv=None):
     if args.modalities is not None:
         set_combinations(cfg, args.modalities)
     if args.show_dir:
-        enable_show_dir(cfg, args.show_dir)
+        enable_show_dir(cfg, args.show_dir, args.interval)
     if args.out:
         save_predictions(cfg, args.out)
     if args.tta:

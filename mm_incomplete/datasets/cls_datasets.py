@@ -61,7 +61,8 @@ class SyntheticRGBDClsDataset(MultiModalClsDataset):
         self.generation_params = dict(
             seed=int(seed), size=int(size), num_train=int(num_train),
             num_val=int(num_val), num_test=int(num_test))
-        ensure_synthetic(data_root, 'cls', self.generation_params)
+        ensure_synthetic(data_root, 'cls', self.generation_params,
+                         progress=True)
         kwargs.setdefault('ann_file', f'{split}.txt')
         super().__init__(modalities=modalities, data_root=data_root, **kwargs)
 

@@ -74,7 +74,8 @@ class SyntheticRGBDSegDataset(MultiModalSegDataset):
             seed=int(seed), size=int(size), num_train=int(num_train),
             num_val=int(num_val), num_test=int(num_test),
             min_objects=int(min_objects), max_objects=int(max_objects))
-        ensure_synthetic(data_root, 'seg', self.generation_params)
+        ensure_synthetic(data_root, 'seg', self.generation_params,
+                         progress=True)
         kwargs.setdefault('reduce_zero_label', False)
         super().__init__(
             modalities=modalities, split=split, data_root=data_root,

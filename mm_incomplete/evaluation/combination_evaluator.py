@@ -6,11 +6,16 @@ Each combination gets its own :class:`mmengine.evaluator.Evaluator`, built from
 the same config (mmseg ``IoUMetric``, mmpretrain ``Accuracy`` or any metric
 list), so every metric keeps its own host behaviour: results are collected
 across ranks by each evaluator's ``evaluate`` as in an ordinary val/test loop.
+Metrics that write files (``IoUMetric(output_dir=...)``, ``DumpResults``) get
+one folder / file per combination, named by it (:func:`route_outputs`).
 """
 import copy
+import os
+import os.path as osp
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
+from mmengine.dist import is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
 from mmengine.registry import EVALUATOR
@@ -34,6 +39,47 @@ def build_evaluator(cfg: EvaluatorCfg) -> Evaluator:
         return Evaluator(cfg)
     raise TypeError('evaluator should be an Evaluator, a dict or a list of '
                     f'metric configs, got {type(cfg).__name__}')
+
+
+def combination_path(path: str, name: str, is_dir: bool) -> str:
+    """Where combination ``name`` writes what ``path`` names.
+
+    A folder gets a sub-folder per combination (``out/rgb+depth/``); a file
+    gets the combination before its extension (``preds_rgb+depth.pkl``).
+
+    Example:
+        >>> combination_path('out', 'rgb+depth', is_dir=True)
+        'out/rgb+depth'
+        >>> combination_path('res/preds.pkl', 'depth', is_dir=False)
+        'res/preds_depth.pkl'
+    """
+    if is_dir:
+        return osp.join(path, name)
+    stem, ext = osp.splitext(path)
+    return f'{stem}_{name}{ext}'
+
+
+def route_outputs(evaluator: Evaluator, name: str) -> None:
+    """Give every metric that writes files its own path for ``name``.
+
+    Without this every combination's copy writes to the same place and the
+    last combination overwrites the others. Covers mmseg ``IoUMetric``'s
+    ``output_dir`` (one PNG per image) and mmengine ``DumpResults``'s
+    ``out_file_path`` (one pickle); the new paths are logged.
+    """
+    for metric in evaluator.metrics:
+        out_dir = getattr(metric, 'output_dir', None)
+        if out_dir:
+            metric.output_dir = combination_path(out_dir, name, True)
+            if is_main_process():
+                os.makedirs(metric.output_dir, exist_ok=True)
+            print_log(f'{type(metric).__name__} of combination "{name}" '
+                      f'writes to {metric.output_dir}', logger='current')
+        out_file = getattr(metric, 'out_file_path', None)
+        if out_file:
+            metric.out_file_path = combination_path(out_file, name, False)
+            print_log(f'{type(metric).__name__} of combination "{name}" '
+                      f'writes to {metric.out_file_path}', logger='current')
 
 
 class CombinationEvaluator:
@@ -85,6 +131,7 @@ class CombinationEvaluator:
                 built = copy.deepcopy(evaluator)
             else:
                 built = build_fn(copy.deepcopy(evaluator))
+            route_outputs(built, name)
             self.evaluators[name] = built
 
     def __getitem__(self, name: str) -> Evaluator:

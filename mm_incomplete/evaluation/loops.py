@@ -17,7 +17,9 @@ reports
 
 Hooks are called as mmengine's ``ValLoop`` / ``TestLoop`` call them;
 ``after_*_iter`` receives the outputs of the *report* combination (the full
-one when evaluated, else the first), so visualisation hooks keep working.
+one when evaluated, else the first), so visualisation hooks keep working;
+the outputs of every combination of the current batch are in
+``loop.combination_outputs`` (``{name: samples}``).
 """
 import os.path as osp
 import time
@@ -94,6 +96,7 @@ class _MultiCombinationLoop(BaseLoop):
             self.runner.visualizer.dataset_meta = \
                 self.dataloader.dataset.metainfo
         self.losses: Dict[str, HistoryBuffer] = dict()
+        self.combination_outputs: Dict[str, list] = dict()
         self.last_json: Optional[str] = None
 
     @property
@@ -141,6 +144,9 @@ class _MultiCombinationLoop(BaseLoop):
             results = predict_every_combination(
                 self.runner.model, data_batch, self.layout,
                 self.combinations, reuse=self.reuse, mode=stage)
+        # hooks that draw every combination read this (see
+        # mm_incomplete.visualization.CombinationVisualizationHook)
+        self.combination_outputs = results
         report = None
         for name, outputs in results.items():
             if name == self.report_name:

@@ -36,6 +36,32 @@ def config_path(name: str) -> str:
     return path
 
 
+def freeze_modality_order(cfg):
+    """Write every ``modalities`` dict of ``cfg`` as its ordered string form.
+
+    mmengine's ``Config.dump`` sorts dict keys, so ``dict(rgb=3, depth=1)``
+    comes back as ``dict(depth=1, rgb=3)``: another layout, whose channels a
+    checkpoint would read as other modalities. ``'rgb:3,depth:1'`` keeps the
+    order through a dump. Works in place on (nested) dicts and lists; returns
+    ``cfg``.
+
+    Example:
+        >>> freeze_modality_order(dict(model=dict(modalities=dict(rgb=3,
+        ...                                                      depth=1))))
+        {'model': {'modalities': 'rgb:3,depth:1'}}
+    """
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            if key == 'modalities' and isinstance(value, dict):
+                cfg[key] = ','.join(f'{n}:{c}' for n, c in value.items())
+            else:
+                freeze_modality_order(value)
+    elif isinstance(cfg, (list, tuple)):
+        for item in cfg:
+            freeze_modality_order(item)
+    return cfg
+
+
 if __name__ == '__main__':  # pragma: no cover - tiny CLI
     if len(sys.argv) != 2:
         sys.exit('usage: python -m mm_incomplete.utils.config METHOD/CONFIG.py')

@@ -6,6 +6,8 @@ from the config's ``default_scope``.
 import argparse
 import os
 import os.path as osp
+import shutil
+import subprocess
 from typing import Optional, Sequence
 
 import torch
@@ -55,6 +57,74 @@ def set_work_dir(cfg: Config, config_path: str,
         cfg.work_dir = default_work_dir(config_path)
 
 
+def first_slurm_host(node_list: str) -> str:
+    """The first host of a Slurm node list, without ``scontrol``.
+
+    Example:
+        >>> first_slurm_host('node[07-09,12],gpu3')
+        'node07'
+        >>> first_slurm_host('localhost')
+        'localhost'
+    """
+    node_list = node_list.strip()
+    if not node_list:
+        raise ValueError('SLURM_NODELIST is empty')
+    depth, end = 0, len(node_list)
+    for i, ch in enumerate(node_list):  # the first host expression
+        depth += ch == '['
+        depth -= ch == ']'
+        if ch == ',' and depth == 0:
+            end = i
+            break
+    host = node_list[:end]
+    if '[' not in host:
+        return host
+    prefix, _, rest = host.partition('[')
+    first = rest.rstrip(']').split(',')[0].split('-')[0]
+    if not first or ']' in first:
+        raise ValueError(f'cannot read the first host of SLURM_NODELIST='
+                         f'{node_list!r}')
+    return prefix + first
+
+
+def slurm_to_torch_env(environ=None) -> dict:
+    """Set RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT from
+    the variables ``srun`` gives each task, as mmengine's slurm launcher
+    does, but without touching CUDA.
+
+    ``MASTER_ADDR`` and ``MASTER_PORT`` already in the environment are kept
+    (default port 29500); otherwise the address is the first host of
+    ``SLURM_NODELIST`` (``scontrol show hostnames`` where available).
+
+    Raises:
+        KeyError: a variable srun sets is missing (names it).
+    """
+    env = os.environ if environ is None else environ
+    missing = [k for k in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
+               if k not in env]
+    if missing:
+        raise KeyError(f'--launcher slurm: {missing} not in the environment; '
+                       'start the tool with srun (tools/slurm_train.sh)')
+    rank, world = int(env['SLURM_PROCID']), int(env['SLURM_NTASKS'])
+    if not 0 <= rank < world:
+        raise ValueError(f'SLURM_PROCID={rank} is not below SLURM_NTASKS='
+                         f'{world}')
+    if 'MASTER_ADDR' not in env:
+        host = None
+        if shutil.which('scontrol'):
+            out = subprocess.run(
+                ['scontrol', 'show', 'hostnames', env['SLURM_NODELIST']],
+                capture_output=True, text=True)
+            lines = out.stdout.split()
+            host = lines[0] if out.returncode == 0 and lines else None
+        env['MASTER_ADDR'] = host or first_slurm_host(env['SLURM_NODELIST'])
+    env.setdefault('MASTER_PORT', '29500')
+    env['RANK'], env['WORLD_SIZE'] = str(rank), str(world)
+    env['LOCAL_RANK'] = env.get('SLURM_LOCALID', str(rank))
+    return {k: env[k] for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK',
+                                'MASTER_ADDR', 'MASTER_PORT')}
+
+
 def setup_launcher(cfg: Config, launcher: str) -> None:
     """Distributed set-up that also works without CUDA.
 
@@ -62,17 +132,22 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
     model without ``device_ids`` (mmengine passes the local rank as a CUDA
     device id by default, which DDP rejects for a CPU module). mmengine's
     ``init_dist`` calls ``torch.cuda.set_device`` unconditionally, so for
-    the ``pytorch`` launcher the gloo group is initialised here, before the
-    runner, which then finds it and skips its own initialisation.
+    the ``pytorch`` and ``slurm`` launchers the gloo group is initialised
+    here, before the runner, which then finds it and skips its own
+    initialisation. For ``slurm`` the torch variables are derived from
+    srun's first (:func:`slurm_to_torch_env`).
     """
     cfg.launcher = launcher
     if launcher == 'none' or torch.cuda.is_available():
         return
     env_cfg = cfg.setdefault('env_cfg', {})
     env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-    if launcher != 'pytorch':
-        raise ValueError(f'--launcher {launcher} needs CUDA; without it only '
-                         'the pytorch launcher (tools/dist_*.sh) is supported')
+    if launcher not in ('pytorch', 'slurm'):
+        raise ValueError(f'--launcher {launcher} needs CUDA; without it the '
+                         'pytorch (tools/dist_*.sh) and slurm '
+                         '(tools/slurm_*.sh) launchers are supported')
+    if launcher == 'slurm':
+        slurm_to_torch_env()
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='gloo')
     wrapper = cfg.get('model_wrapper_cfg', None) or dict(

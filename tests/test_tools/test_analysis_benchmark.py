@@ -92,3 +92,24 @@ def test_cases_come_from_the_baseline_configs(bench):
         assert bb['depth'] == 18 and bb['base_channels'] == 16
         assert bb.get('stem_channels', 16) == 16
         assert tuple(cfg['data_preprocessor']['size']) == (64, 64)
+
+
+def test_flops_only_nyud_preset_esanet_against_uperhead(bench, tmp_path,
+                                                        capsys):
+    out = str(tmp_path / 'flops.json')
+    bench.main(['--preset', 'nyud', '--flops-only', '--size', '32', '32',
+                '--batch-size', '2', '--devices', 'cpu', '--eval',
+                'multi_branch_moddrop', 'multi_branch_moddrop_uper',
+                '--out', out])
+    res = json.load(open(out))['devices']['cpu']['flops']
+    esa, uper = res['multi_branch_moddrop'], res['multi_branch_moddrop_uper']
+    # the same two ResNet-50 encoders: ESANet's decoder is the lighter one
+    assert esa['part_gflops_per_image']['encode'] == pytest.approx(
+        uper['part_gflops_per_image']['encode'])
+    assert esa['part_gflops_per_image']['tail:rgb+depth'] < \
+        uper['part_gflops_per_image']['tail:rgb+depth']
+    assert esa['gflops_per_image']['full'] < uper['gflops_per_image']['full']
+    for r in (esa, uper):
+        assert r['flop_ratio_shared'] == pytest.approx(r['flop_floor_ratio'])
+    assert 1.0 < esa['flop_floor_ratio'] < uper['flop_floor_ratio']
+    assert 'multi_branch_moddrop_uper' in capsys.readouterr().out

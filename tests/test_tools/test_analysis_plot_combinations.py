@@ -76,3 +76,26 @@ def test_errors_name_file_and_metrics(tool, tmp_path, capsys):
     assert tool.main([a, '--out', str(tmp_path / 'no' / 'f.png'),
                       '--metric', 'accuracy/top1']) == 1
     assert "folder" in capsys.readouterr().err
+
+
+def test_legend_covers_no_bar_or_value_label(tool):
+    """The legend lies outside the axes: it overlaps no bar, no value."""
+    from matplotlib.text import Annotation
+    series = {name: {'rgb+depth': 44.0, 'rgb': 43.5, 'depth': 41.0,
+                     'mean': 42.8}
+              for name in ('ModDrop baseline', 'DMRNet', 'MMANet student')}
+    fig = tool.draw(['rgb+depth', 'rgb', 'depth', 'mean'], series, 'mIoU')
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        assert len(fig.legends) == 1
+        legend = fig.legends[0].get_window_extent(renderer)
+        ax = fig.axes[0]
+        labels = [c for c in ax.get_children() if isinstance(c, Annotation)]
+        assert len(labels) == 12
+        for item in labels + list(ax.patches):
+            box = item.get_window_extent(renderer)
+            assert not legend.overlaps(box), item
+        assert not legend.overlaps(ax.get_window_extent(renderer))
+    finally:
+        tool.plt.close(fig)

@@ -68,6 +68,11 @@ def test_convert_layout_units_and_labels(mats, tmp_path):
     # the dataset class reads what the converter wrote
     ds = NYUDv2Dataset(data_root=out, split='train')
     assert len(ds) == 2
+    # class weights of the train split, next to the data
+    import json
+    rec = json.load(open(osp.join(out, 'class_weights_label40.json')))
+    assert rec['images'] == 2 and len(rec['weights']) == 40
+    assert osp.isfile(osp.join(out, 'class_weights_label13.json'))
 
 
 def test_raw_depth_keeps_holes(mats, tmp_path):

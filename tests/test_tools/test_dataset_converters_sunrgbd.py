@@ -123,6 +123,11 @@ def test_convert_layout_units_labels_and_split(release, tmp_path):
         label = read(osp.join(out, 'label37', split, name + '.png'))
         assert label.dtype == np.uint8
         np.testing.assert_array_equal(label, fr['label'])
+    # median-frequency class weights of the train split, next to the data
+    import json
+    rec = json.load(open(osp.join(out, 'class_weights_label37.json')))
+    assert len(rec['weights']) == 37 and rec['images'] == sum(
+        fr['split'] == 'train' for fr in release['frames'])
 
     # the dataset reads it back: depth in metres, 0 -> 255, k -> k - 1
     ds = SUNRGBDDataset(

@@ -34,3 +34,24 @@ def test_cli_prints_path():
          '_base_/default_runtime_cls.py'],
         capture_output=True, text=True, check=True).stdout.strip()
     assert out == config_path('_base_/default_runtime_cls.py')
+
+
+def test_freeze_modality_order_survives_a_dump(tmp_path):
+    """Config.dump sorts dict keys; the string form keeps rgb before depth."""
+    from mm_incomplete.modality import ModalityLayout
+    from mm_incomplete.utils import freeze_modality_order
+    cfg = Config.fromfile(
+        config_path('baselines/multi_branch_moddrop_synthetic_seg_cpu.py'))
+    plain = str(tmp_path / 'plain.py')
+    cfg.dump(plain)
+    assert list(Config.fromfile(plain).model.backbone.modalities) == \
+        ['depth', 'rgb']  # what a plain dump does
+    freeze_modality_order(cfg._cfg_dict)
+    frozen = str(tmp_path / 'frozen.py')
+    cfg.dump(frozen)
+    back = Config.fromfile(frozen)
+    for spec in (back.model.backbone.modalities,
+                 back.model.data_preprocessor.modalities,
+                 back.test_dataloader.dataset.modalities,
+                 back.test_dataloader.dataset.pipeline[0].modalities):
+        assert ModalityLayout(spec).names == ('rgb', 'depth'), spec

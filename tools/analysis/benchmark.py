@@ -9,6 +9,7 @@ One run measures, on the CPU (and on CUDA when available):
    ``train_step``) of every case in :data:`TRAIN_CASES` (the models of the
    shipped ``configs/baselines/*_synthetic_seg_cpu.py``: ResNet-18 of width
    16, UPerHead; or with ``--preset nyud`` of ``*_nyud_rgbd.py``: ResNet-50,
+   ESANet's decoder, plus the UPerHead option of the ModDrop baseline,
    SyncBN run as BN; inputs padded to ``--size``), as a ratio to the
    single-branch RGB model (a
    plain mmseg ``EncoderDecoder`` + ``ResNet`` of the same depth, width and
@@ -22,7 +23,8 @@ One run measures, on the CPU (and on CUDA when available):
    run: preprocessing + each encoder once + (fusion, decoder, post-processing)
    once per combination, timed part by part (``floor_ratio``) and counted in
    FLOPs with ``torch.utils.flop_counter`` (``flop_floor_ratio``);
-   ``shared_over_floor = shared ratio / floor_ratio`` (goal <= 1.10).
+   ``shared_over_floor = shared ratio / floor_ratio`` (goal <= 1.10);
+   ``gflops_per_image``: the FLOPs of each variant per image.
 4. **Peak memory** of each measurement, as the peak of the bytes newly
    allocated during one step (weights and inputs that existed before are not
    counted): on CUDA ``torch.cuda.max_memory_allocated`` minus the allocated
@@ -95,11 +97,16 @@ def load_model_cfg(path: str, args) -> dict:
 
 
 def _single_process_norm(cfg):
-    """SyncBN -> BN everywhere: the benchmark runs in one process."""
+    """SyncBN -> BN everywhere: the benchmark runs in one process; class
+    weights read from the dataset's file -> unweighted cross-entropy (the
+    benchmark has no data; the cost is the same)."""
     if isinstance(cfg, dict):
         out = {k: _single_process_norm(v) for k, v in cfg.items()}
         if out.get('type') == 'SyncBN':
             out['type'] = 'BN'
+        if out.get('type') == 'FileWeightedCrossEntropyLoss':
+            out.pop('class_weight_file')
+            out['type'] = 'CrossEntropyLoss'
         return out
     if isinstance(cfg, (list, tuple)):
         return type(cfg)(_single_process_norm(v) for v in cfg)
@@ -143,7 +150,7 @@ def _rgb_single_branch(args) -> dict:
 MULTI_BRANCH_FULL = 'multi_branch_full'
 #: the baseline configs of each ``--preset``: ``synthetic`` (ResNet-18 of
 #: width 16, UPerHead of 64 channels) and ``nyud`` (the papers' two
-#: ResNet-50 branches, UPerHead of 512 channels)
+#: ResNet-50 branches, ESANet's decoder)
 PRESETS = {
     preset: {name: f'baselines/{name}_{suffix}.py'
              for name in ('early_fusion', 'multi_branch_full',
@@ -174,6 +181,13 @@ TRAIN_CASES: Dict[str, Callable[[argparse.Namespace], dict]] = {
 }
 #: cases whose every-combination evaluation is measured
 EVAL_CASES: List[str] = ['multi_branch_moddrop', 'early_fusion']
+#: more cases of a preset, measured in training and evaluation: the nyud
+#: baselines use ESANet's decoder (the papers'); the UPerHead option of the
+#: ModDrop baseline is measured next to them
+PRESET_EXTRA_CASES: Dict[str, Dict[str, str]] = {
+    'nyud': {'multi_branch_moddrop_uper':
+             'baselines/multi_branch_moddrop_nyud_rgbd_uper.py'},
+}
 
 
 # -- data -------------------------------------------------------------------
@@ -403,6 +417,8 @@ def bench_eval(args, device: str) -> Dict[str, dict]:
             floor_ratio=floor_ratio,
             shared_over_floor=ratio_shared / floor_ratio,
             flops_g={k: v / 1e9 for k, v in flops.items()},
+            gflops_per_image={k: v / 1e9 / args.batch_size
+                              for k, v in flops.items()},
             flop_ratio_shared=flops['shared'] / flops['full'],
             flop_ratio_separate=flops['separate'] / flops['full'],
             flop_floor_ratio=flop_all / flop_full,
@@ -410,7 +426,64 @@ def bench_eval(args, device: str) -> Dict[str, dict]:
     return out
 
 
+def count_eval_flops(args, device: str) -> Dict[str, dict]:
+    """FLOPs only (``--flops-only``): per image, of the every-combination
+    variants and the floor parts, no timing (feasible at 480 x 640 on a
+    CPU)."""
+    from mm_incomplete.evaluation.predict import predict_every_combination
+    out = {}
+    for name in args.eval:
+        model = build_model(args.cases[name](args), device).eval()
+        layout = model.layout
+        combos, full = layout.combinations(), layout.full
+        full_name = layout.combination_name(full)
+        batch = make_batch(model, args, seed=1)
+        with torch.no_grad():
+            variants = {
+                key: count_flops(lambda cs=cs, reuse=reuse:
+                                 predict_every_combination(
+                                     model, clone_batch(batch), layout, cs,
+                                     reuse=reuse))
+                for key, cs, reuse in (('full', [full], True),
+                                       ('shared', combos, True),
+                                       ('separate', combos, False))}
+            parts = {k: count_flops(v) for k, v in
+                     _floor_parts(model, batch, combos).items()}
+        shared = sum(v for k, v in parts.items() if not k.startswith('tail:'))
+        per_image = 1e9 * args.batch_size
+        out[name] = dict(
+            gflops_per_image={k: v / per_image for k, v in variants.items()},
+            part_gflops_per_image={k: v / per_image
+                                   for k, v in parts.items()},
+            flop_ratio_shared=variants['shared'] / variants['full'],
+            flop_ratio_separate=variants['separate'] / variants['full'],
+            flop_floor_ratio=sum(parts.values()) /
+            (shared + parts[f'tail:{full_name}']))
+    return out
+
+
 # -- report ------------------------------------------------------------------
+def format_flops_report(result: dict) -> str:
+    s = result['settings']
+    lines = []
+    for device, res in result['devices'].items():
+        lines.append(f'== {device}: FLOPs per image, {s["size"][0]}x'
+                     f'{s["size"][1]} (every-combination evaluation) ==')
+        lines.append(f'{"case":<28}{"full":>9}{"shared":>9}{"separate":>10}'
+                     f'{"x shared":>9}{"x floor":>9}{"x sep":>7}')
+        for name, r in res['flops'].items():
+            g = r['gflops_per_image']
+            lines.append(f'{name:<28}{g["full"]:>9.1f}{g["shared"]:>9.1f}'
+                         f'{g["separate"]:>10.1f}'
+                         f'{r["flop_ratio_shared"]:>9.2f}'
+                         f'{r["flop_floor_ratio"]:>9.2f}'
+                         f'{r["flop_ratio_separate"]:>7.2f}')
+            lines.append(f'{"":<28}parts: ' + ', '.join(
+                f'{k} {v:.1f}' for k, v in
+                r['part_gflops_per_image'].items()))
+    return '\n'.join(lines)
+
+
 def format_report(result: dict) -> str:
     lines = []
     for device, res in result['devices'].items():
@@ -428,14 +501,15 @@ def format_report(result: dict) -> str:
                      'combination (ratios to the full combination alone) ==')
         lines.append(f'{"case":<24}{"full ms":>9}{"shared":>8}{"separate":>9}'
                      f'{"floor":>7}{"shr/flr":>8}{"flop shr":>9}'
-                     f'{"flop flr":>9}{"flop sep":>9}')
+                     f'{"flop flr":>9}{"flop sep":>9}{"GFLOP/img":>10}')
         for name, r in res['eval'].items():
             lines.append(
                 f'{name:<24}{r["full_ms"]:>9.1f}{r["ratio_shared"]:>8.2f}'
                 f'{r["ratio_separate"]:>9.2f}{r["floor_ratio"]:>7.2f}'
                 f'{r["shared_over_floor"]:>8.2f}'
                 f'{r["flop_ratio_shared"]:>9.2f}{r["flop_floor_ratio"]:>9.2f}'
-                f'{r["flop_ratio_separate"]:>9.2f}')
+                f'{r["flop_ratio_separate"]:>9.2f}'
+                f'{r["gflops_per_image"]["full"]:>10.1f}')
             lines.append(f'{"":<24}peak MiB: ' + ', '.join(
                 f'{k} {v:.1f}' for k, v in r['peak_mem_mb'].items()))
     return '\n'.join(lines)
@@ -471,6 +545,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--quick', action='store_true',
                    help='for tests: 64x64 (the synthetic configs\' size), '
                    'B=2, 1 repeat, no warm-up, 1 thread')
+    p.add_argument('--flops-only', action='store_true',
+                   help='count the FLOPs per image of the every-combination '
+                   'evaluation and its floor (no timing, no training step)')
     p.add_argument('--out', default=DEFAULT_OUT, help='JSON output path')
     args = p.parse_args(argv)
     if args.quick:
@@ -478,19 +555,23 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.iters, args.warmup = 1, 0
         args.threads = args.threads or 1
     args.cases = dict(TRAIN_CASES)
+    extra = PRESET_EXTRA_CASES.get(args.preset, {})
+    for name, path in extra.items():
+        args.cases[name] = from_config(path)
     for spec in args.case:
         name, sep, path = spec.partition('=')
         if not sep or not name or not path:
             p.error(f'--case {spec!r}: expected NAME=CONFIG')
         load_model_cfg(path, args)  # fails early, naming the file
         args.cases[name] = from_config(path)
-    args.eval = args.eval or list(EVAL_CASES)
+    args.eval = args.eval or list(EVAL_CASES) + list(extra)
     unknown = [n for n in args.eval if n not in args.cases]
     if unknown:
         p.error(f'--eval: unknown cases {unknown}; known: '
                 f'{list(args.cases)}')
-    if args.batch_size < 2:
-        p.error('--batch-size must be >= 2 (BatchNorm in training)')
+    if args.batch_size < (1 if args.flops_only else 2):
+        p.error('--batch-size must be >= 2 (BatchNorm in training; 1 is '
+                'allowed with --flops-only)')
     if min(args.size) < 32:
         p.error('--size must be at least 32x32 (ResNet output stride 32)')
     if args.iters < 1 or args.warmup < 0:
@@ -534,9 +615,15 @@ def _run(args) -> dict:
         devices={})
     for device in devices:
         print(f'benchmarking on {device} ...', file=sys.stderr)
-        result['devices'][device] = dict(train_step=bench_train(args, device),
-                                         eval=bench_eval(args, device))
-    print(format_report(result))
+        if args.flops_only:
+            result['devices'][device] = dict(
+                flops=count_eval_flops(args, device))
+        else:
+            result['devices'][device] = dict(
+                train_step=bench_train(args, device),
+                eval=bench_eval(args, device))
+    print(format_flops_report(result) if args.flops_only
+          else format_report(result))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=2)

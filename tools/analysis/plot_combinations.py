@@ -84,14 +84,19 @@ def collect(paths: Sequence[str], metric: str,
     return order + [MEAN], series
 
 
-def plot(order: Sequence[str], series: Dict[str, Dict[str, float]],
-         metric: str, out: str, title: Optional[str] = None,
-         dpi: int = 150) -> str:
-    """Draw the grouped bar chart to ``out`` (PNG) and return the path."""
+def draw(order: Sequence[str], series: Dict[str, Dict[str, float]],
+         metric: str, title: Optional[str] = None):
+    """The figure: grouped bars, value labels, the legend outside the axes.
+
+    The legend sits to the right of the axes (constrained layout makes room
+    for it), so it can never cover a bar or a value label.
+    """
     n_groups, n_bars = len(order), len(series)
     width = 0.8 / n_bars
     fig_w = max(4.0, 0.9 + n_groups * (0.35 + 0.45 * n_bars))
-    fig, ax = plt.subplots(figsize=(fig_w, 3.8))
+    if n_bars > 1:
+        fig_w += 0.4 + 0.07 * max(len(label) for label in series)
+    fig, ax = plt.subplots(figsize=(fig_w, 3.8), layout='constrained')
     top = max(max(v.values()) for v in series.values())
     for j, (label, values) in enumerate(series.items()):
         xs = [g + (j - (n_bars - 1) / 2) * width
@@ -111,12 +116,19 @@ def plot(order: Sequence[str], series: Dict[str, Dict[str, float]],
     ax.set_ylim(0, top * 1.15 if top > 0 else 1)
     ax.set_title(title or f'{metric} per modality combination')
     if n_bars > 1:
-        ax.legend(fontsize=8, frameon=False)
+        fig.legend(loc='outside right upper', fontsize=8, frameon=False)
     ax.spines[['top', 'right']].set_visible(False)
-    fig.tight_layout()
+    return fig
+
+
+def plot(order: Sequence[str], series: Dict[str, Dict[str, float]],
+         metric: str, out: str, title: Optional[str] = None,
+         dpi: int = 150) -> str:
+    """Draw the grouped bar chart to ``out`` (PNG) and return the path."""
     out_dir = osp.dirname(osp.abspath(out))
     if not osp.isdir(out_dir):
         raise FileNotFoundError(f'--out: folder {out_dir!r} does not exist')
+    fig = draw(order, series, metric, title)
     fig.savefig(out, dpi=dpi, format='png')
     plt.close(fig)
     return out

@@ -17,6 +17,8 @@ Output (see NYUDv2Dataset)::
                                        ``rawDepths`` with 0 = hole)
   OUT/label40/{train,test}/000001.png  uint8 0 = unlabeled, 1..40
   OUT/label13/{train,test}/000001.png  uint8 0 = unlabeled, 1..13
+  OUT/class_weights_label{40,13}.json  median-frequency class weights of
+                                       the train split (class_weights.py)
 
 Example:
   python tools/dataset_converters/nyudv2.py nyu_depth_v2_labeled.mat \
@@ -185,12 +187,28 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def write_class_weights(out: str) -> None:
+    """Median-frequency weights of the train split of both label sets,
+    next to the data (the paper configs' task loss reads them)."""
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    try:
+        import class_weights
+    finally:
+        sys.path.pop(0)
+    for k in (40, 13):
+        record = class_weights.compute(osp.join(out, f'label{k}', 'train'), k)
+        path = osp.join(out, f'class_weights_label{k}.json')
+        class_weights.write(record, path)
+        print(f'wrote {path}')
+
+
 def main(argv=None):
     args = parse_args(argv)
     n = convert(args.labeled_mat, args.mapping_mat, args.splits_mat,
                 args.out, raw_depth=args.raw_depth,
                 progress=not args.no_progress, overwrite=args.overwrite)
     print(f'wrote {n} frames to {args.out}')
+    write_class_weights(args.out)
     return 0
 
 

@@ -38,6 +38,8 @@ Output (see SUNRGBDDataset)::
   OUT/depth/{train,test}/000001.png    uint16 mm (``depth_bfx``, or raw
                                        ``depth`` with 0 = hole)
   OUT/label37/{train,test}/000001.png  uint8 0 = unlabeled, 1..37
+  OUT/class_weights_label37.json       median-frequency class weights of
+                                       the train split (class_weights.py)
 
 Frame names are the 1-based indices in SUNRGBDMeta.mat / SUNRGBD2Dseg.mat.
 
@@ -242,6 +244,20 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def write_class_weights(out: str) -> None:
+    """Median-frequency weights of the train split's 37 classes, next to
+    the data (the paper configs' task loss reads them)."""
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    try:
+        import class_weights
+    finally:
+        sys.path.pop(0)
+    record = class_weights.compute(osp.join(out, 'label37', 'train'), 37)
+    path = osp.join(out, 'class_weights_label37.json')
+    class_weights.write(record, path)
+    print(f'wrote {path}')
+
+
 def main(argv=None):
     args = parse_args(argv)
     counts = convert(args.sunrgbd_dir, args.toolbox_dir, args.out,
@@ -249,6 +265,7 @@ def main(argv=None):
                      progress=not args.no_progress)
     print(f'wrote {counts["train"]} train and {counts["test"]} test frames '
           f'to {args.out}')
+    write_class_weights(args.out)
     return 0
 
 

@@ -113,6 +113,8 @@ def main(argv=None) -> str:
         cfg = student_config(load_config(args.config))
         check_loads(cfg, exported['state_dict'])
         cfg_out = osp.splitext(args.out)[0] + '.py'
+        from mm_incomplete.utils import freeze_modality_order
+        freeze_modality_order(cfg._cfg_dict)  # Config.dump sorts dict keys
         cfg.dump(cfg_out)
         print(f'student config: {cfg_out}')
     torch.save(exported, args.out)

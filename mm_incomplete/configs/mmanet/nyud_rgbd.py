@@ -1,8 +1,13 @@
 # MMANet on NYUDv2 (40 classes), the paper's setting. Student (deployment
-# network): the multi-branch model trained with ModDrop; teacher:
-# nyud_rgbd_teacher.py, frozen, on full RGB-D; regularization network: an
-# FCN head on the student's fused 1/16 encoder features, trained on the
-# weak combination only. 300 epochs of 100 iterations:
+# network): the multi-branch model (two ImageNet-initialised ResNet-50
+# branches, ESANet's decoder, class-weighted multi-scale task loss, ESANet's
+# augmentation) trained with ModDrop; teacher: nyud_rgbd_teacher.py,
+# frozen, on full RGB-D; regularization network (MAR): a second full ESANet
+# decoder on the student's neck outputs (context + projected 1/16, 1/8,
+# 1/4 skips, as the official `auxi_decoder`), trained on the weak
+# combination only. MAD distils, as the official code, the context-module
+# output and the projected 1/16 and 1/8 skips (`fuse_cache[0:3]`), the
+# `neck` outputs 3, 2, 1. 300 epochs of 100 iterations:
 #   epochs 7-10: validate every epoch, accumulate each combination's mIoU drop
 #                from rgb+depth (held-out split, see below);
 #   after epoch 10: the weak combination = the largest mean drop;
@@ -27,30 +32,41 @@ model = dict(
     teacher=teacher,
     teacher_ckpt='work_dirs/mmanet/nyud_rgbd_teacher/iter_30000.pth',
     teacher_combination=None,
-    student_recorders={{_base_.mmanet_student_recorders}},
-    teacher_recorders={{_base_.mmanet_teacher_recorders}},
+    # ESANet's decoder: the levels are outputs of the context neck
+    student_recorders=dict(
+        context=dict(path='neck', index=3),
+        skip16=dict(path='neck', index=2),
+        skip8=dict(path='neck', index=1)),
+    teacher_recorders=dict(
+        context=dict(path='neck', index=3),
+        skip16=dict(path='neck', index=2),
+        skip8=dict(path='neck', index=1),
+        logits='decode_head.conv_seg'),
     distill_losses={{_base_.mmanet_distill_losses}},
     method_losses=dict(
         mar=dict(
             type='CombinationRegularizer',
             modalities={{_base_.modalities}},
             combinations=None,
-            inputs='fused_feats',
+            inputs='neck_feats',
             prefix='mar',
-            # an FCN head on the 1/16 fused feature (as mmseg's auxiliary
-            # heads): BatchNorm works on a sub-batch of one
+            # a full ESANet decoder (weight 0.2 times the sum of its four
+            # scales, as the official auxi_scale on its loss)
             head=dict(
-                type='FCNHead',
-                in_channels=1024,
-                in_index=2,
-                channels=256,
-                num_convs=1,
-                concat_input=False,
-                dropout_ratio=0.1,
+                type='ESANetHead',
+                in_channels=[128, 256, 512, 512],
+                decoder_channels=(512, 256, 128),
+                num_blocks=3,
+                upsampling='learned-3x3-zeropad',
+                side_loss_weights=(1.0, 1.0, 1.0),
                 num_classes=num_classes,
                 norm_cfg=dict(type='SyncBN', requires_grad=True),
                 align_corners=False,
-                loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.2)))))
+                loss_decode=dict(
+                    type='FileWeightedCrossEntropyLoss',
+                    class_weight_file={{_base_.class_weight_file}},
+                    avg_non_ignore=True,
+                    loss_weight=0.2)))))
 # held-out validation frames (from train) for mining; test stays the test
 train_dataloader = dict(
     dataset=dict(ann_file='splits/train_mmanet.txt'))

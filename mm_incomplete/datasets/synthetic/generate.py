@@ -22,11 +22,13 @@ import json
 import os
 import os.path as osp
 import shutil
+import time
 import uuid
 from typing import Dict
 
 import cv2
 import numpy as np
+from mmengine.logging import print_log
 from tqdm import tqdm
 
 from .render import OBJECT_CLASSES, render_scene
@@ -128,6 +130,12 @@ def ensure_synthetic(root: str, task: str, params: Dict,
         return False
     parent = osp.dirname(osp.abspath(root))
     os.makedirs(parent, exist_ok=True)
+    total = sum(v for k, v in params.items() if k.startswith('num_'))
+    print_log(f'generating the synthetic {task} set ({total or "default"} '
+              f'samples, generator v{GENERATOR_VERSION}) into '
+              f'{osp.abspath(root)}; done once, later runs reuse it',
+              logger='current')
+    start = time.perf_counter()
     tmp = osp.join(parent, f'.{osp.basename(osp.abspath(root))}.tmp-'
                    f'{os.getpid()}-{uuid.uuid4().hex[:8]}')
     os.makedirs(tmp)
@@ -141,6 +149,8 @@ def ensure_synthetic(root: str, task: str, params: Dict,
             if not _check_existing(root, spec):
                 raise
             return False
+        print_log(f'synthetic {task} set written to {osp.abspath(root)} in '
+                  f'{time.perf_counter() - start:.1f} s', logger='current')
         return True
     finally:
         if osp.isdir(tmp):

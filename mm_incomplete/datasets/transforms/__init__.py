@@ -5,12 +5,13 @@ from .geometric import (MultiModalPad, MultiModalRandomCrop,
                         MultiModalRandomFlip, MultiModalRandomResize,
                         MultiModalRandomRotate, MultiModalResize)
 from .loading import LoadMultiModalImages
-from .photometric import RGBPhotoMetricDistortion
+from .photometric import RGBPhotoMetricDistortion, RGBRandomHSV
 from .seg_loading import LoadMultiModalAnnotations
 
 __all__ = [
     'LoadMultiModalImages', 'LoadMultiModalAnnotations', 'MultiModalResize',
     'MultiModalRandomResize', 'MultiModalRandomCrop', 'MultiModalRandomFlip',
     'MultiModalRandomRotate', 'MultiModalPad', 'RGBPhotoMetricDistortion',
+    'RGBRandomHSV',
     'PackMultiModalSegInputs', 'PackMultiModalClsInputs'
 ]

@@ -137,8 +137,37 @@ class LoadMultiModalImages(BaseTransform):
         self.backend_args = backend_args
 
     # -- per-modality decoding ------------------------------------------
+    def decode_modality(self, name: str, source) -> np.ndarray:
+        """One modality from a file path or an array: (H, W, C_m) float32.
+
+        An array is taken as the decoded content of that modality's file
+        (colour images in **RGB** order, uint8; depth uint16 or float in
+        units of ``1 / depth_scale`` m), so it passes the same checks and
+        unit conversion as a file does. Used by
+        :class:`mm_incomplete.apis.MultiModalInferencer`.
+        """
+        if name not in self.layout.names:
+            raise KeyError(f'{name!r} is not a modality of '
+                           f'{list(self.layout.names)}')
+        if isinstance(source, np.ndarray):
+            raw, where = np.ascontiguousarray(source), '(array input)'
+            if raw.ndim not in (2, 3):
+                raise ValueError(f'{name!r} array has shape {raw.shape}; '
+                                 'expected (H, W) or (H, W, C)')
+        else:
+            where = str(source)
+            raw = read_image(where, f'{name!r}', self.backend_args)
+        if name in self.depth_modalities:
+            return self._depth_from(raw, where, name)
+        channels = self.layout.channels[self.layout.index(name)]
+        return self._8bit_from(raw, where, name, channels)
+
     def _load_depth(self, path: str, name: str) -> np.ndarray:
         raw = read_image(path, f'{name!r}', self.backend_args)
+        return self._depth_from(raw, path, name)
+
+    def _depth_from(self, raw: np.ndarray, path: str,
+                    name: str) -> np.ndarray:
         if raw.ndim == 3 and raw.shape[2] == 1:
             raw = raw[..., 0]
         if raw.ndim != 2 or not (raw.dtype == np.uint16
@@ -180,6 +209,10 @@ class LoadMultiModalImages(BaseTransform):
 
     def _load_8bit(self, path: str, name: str, channels: int) -> np.ndarray:
         img = read_image(path, f'{name!r}', self.backend_args)
+        return self._8bit_from(img, path, name, channels)
+
+    def _8bit_from(self, img: np.ndarray, path: str, name: str,
+                   channels: int) -> np.ndarray:
         if img.dtype != np.uint8:
             raise ValueError(f'{name!r} file {path} is {describe(img)}; '
                              f'expected an 8-bit image with {channels} '

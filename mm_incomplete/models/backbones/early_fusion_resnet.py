@@ -17,6 +17,7 @@ from mmseg.models.backbones import ResNet
 from mmseg.registry import MODELS as MMSEG_MODELS
 
 from mm_incomplete.modality import ModalityLayout
+from ..utils.pretrained import init_weights_with_deferred
 from .mask_utils import host_modality_mask
 
 
@@ -60,6 +61,11 @@ class EarlyFusionResNet(ResNet):
         expansion = self.block.expansion
         self.out_channels = [self.base_channels * 2**i * expansion
                              for i in self.out_indices]
+
+    def init_weights(self):
+        """mmengine initialisation; ``PretrainedBranches`` (ImageNet weights,
+        first conv stacked per modality) runs last."""
+        init_weights_with_deferred(self)
 
     def train(self, mode: bool = True) -> 'EarlyFusionResNet':
         """Set train/eval mode (honouring ``norm_eval`` and

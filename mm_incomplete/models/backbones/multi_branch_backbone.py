@@ -49,6 +49,7 @@ from mm_incomplete.modality import ModalityLayout
 from ..utils import fusion as _fusion  # noqa: F401  registers the blocks
 from ..utils.fusion import BaseFusion
 from .branch_rows import BranchRows, plan_branch_rows
+from ..utils.pretrained import init_weights_with_deferred
 from .mask_utils import host_modality_mask
 
 
@@ -96,6 +97,13 @@ class MultiBranchBackbone(BaseModule):
         feedback (str, optional): the primary modality that receives the
             fused features (ESANet's form, ResNet branches only). ``None``
             (default) is the parallel form.
+        branch_inputs (dict, optional): ``{branch: source modality}``; the
+            named branches read the source's channels instead of their own,
+            e.g. ``dict(depth='rgb')`` makes the depth branch a
+            hallucination branch that sees RGB (one-stage modality
+            distillation). Such a branch runs where its source is present,
+            and the fusion points see the branch mask ``mask[:, source of
+            each branch]``. ``None``: every branch reads its own modality.
         probe_size (int): side of the zero image used once at construction
             to read the stage channels of the branches. Defaults to 64.
         init_cfg (dict, optional): mmengine init config.
@@ -120,6 +128,7 @@ class MultiBranchBackbone(BaseModule):
                  fusion: dict = dict(
                      type='SqueezeExciteFusion', reduction=16, reduce='mean'),
                  feedback: Optional[str] = None,
+                 branch_inputs: Optional[Dict[str, str]] = None,
                  probe_size: int = 64,
                  init_cfg=None):
         super().__init__(init_cfg)
@@ -128,11 +137,14 @@ class MultiBranchBackbone(BaseModule):
             raise ValueError(f'backbone.feedback {feedback!r} is not a '
                              f'modality of {list(self.layout.names)}')
         self.feedback = feedback
+        self.branch_inputs = self._check_branch_inputs(branch_inputs)
+        self._sources = [self.layout.index(self.branch_inputs.get(n, n))
+                         for n in self.layout.names]
         cfgs = self._branch_cfgs(branch)
         self.branches = ModuleDict()
-        for name, ch in zip(self.layout.names, self.layout.channels):
+        for name, src in zip(self.layout.names, self._sources):
             self.branches[name] = MMSEG_MODELS.build(
-                dict(cfgs[name], in_channels=ch))
+                dict(cfgs[name], in_channels=self.layout.channels[src]))
         self.stepwise = all(is_stepwise(b) for b in self.branches.values())
         if feedback is not None and not self.stepwise:
             kinds = sorted({type(b).__name__ for b in self.branches.values()
@@ -165,6 +177,47 @@ class MultiBranchBackbone(BaseModule):
             self.fusions[key] = block
 
     # -- construction helpers -------------------------------------------
+    def _check_branch_inputs(self, branch_inputs) -> Dict[str, str]:
+        names = list(self.layout.names)
+        if branch_inputs is None:
+            return {}
+        if not isinstance(branch_inputs, dict):
+            raise TypeError('backbone.branch_inputs must be a dict {branch: '
+                            f'source modality}}, got {branch_inputs!r}')
+        for branch, src in branch_inputs.items():
+            if branch not in names or src not in names:
+                raise ValueError(
+                    f'backbone.branch_inputs {branch_inputs!r}: {branch!r} -> '
+                    f'{src!r} must map a branch to a modality, both of '
+                    f'{names}')
+        return dict(branch_inputs)
+
+    def _branch_mask(self, mask: torch.Tensor) -> torch.Tensor:
+        """(B, M) host modality mask -> (B, M) mask of the branches that
+        run (each branch's source present); an error names
+        ``branch_inputs`` when a sample has no branch left."""
+        if not self.branch_inputs:
+            return mask
+        out = mask[:, self._sources]
+        empty = (~out.any(1)).nonzero().flatten().tolist()
+        if empty:
+            kept = [[n for n, k in zip(self.layout.names, row) if k]
+                    for row in mask[empty].tolist()]
+            raise ValueError(
+                f'samples {empty} have no branch to run: their modality mask '
+                f'keeps {kept}, and with backbone.branch_inputs='
+                f'{self.branch_inputs} no branch has its source modality')
+        return out
+
+    def _branch_view(self, inputs: torch.Tensor, mask: torch.Tensor):
+        """Each branch's input {branch: (B, C_src, H, W)} and the (B, M)
+        branch mask, from the stacked inputs and the host modality mask."""
+        x = self.layout.split(inputs)
+        if self.branch_inputs:
+            x = {n: x[self.layout.names[s]]
+                 for n, s in zip(self.layout.names, self._sources)}
+        return x, self._branch_mask(mask)
+
     def _branch_cfgs(self, branch) -> Dict[str, dict]:
         names = self.layout.names
         if not isinstance(branch, dict):
@@ -198,7 +251,8 @@ class MultiBranchBackbone(BaseModule):
         """Run every branch once on a zero image (eval mode) to read its
         output stages, their channels and (stepwise) the stem channels."""
         ref, ref_name = None, None
-        for name, ch in zip(self.layout.names, self.layout.channels):
+        for name, src in zip(self.layout.names, self._sources):
+            ch = self.layout.channels[src]
             branch = self.branches[name]
             was_training = branch.training
             branch.eval()
@@ -263,6 +317,11 @@ class MultiBranchBackbone(BaseModule):
         return idx, list(outs)
 
     # -- properties -------------------------------------------------------
+    def init_weights(self):
+        """mmengine initialisation; ``PretrainedBranches`` (ImageNet
+        weights per branch) runs last, after the branches' own."""
+        init_weights_with_deferred(self)
+
     @property
     def encoder_is_mask_independent(self) -> bool:
         """True when ``encode``/``fuse`` may be used (parallel form)."""
@@ -319,7 +378,7 @@ class MultiBranchBackbone(BaseModule):
                 mask: torch.Tensor) -> Dict[str, List[torch.Tensor]]:
         """:meth:`encode` under a validated (B, M) host mask."""
         batch = inputs.shape[0]
-        x = self.layout.split(inputs)
+        x, mask = self._branch_view(inputs, mask)
         feats = {}
         for name, rows in zip(self.layout.names,
                               plan_branch_rows(mask, self.training,
@@ -355,6 +414,7 @@ class MultiBranchBackbone(BaseModule):
               mask: torch.Tensor) -> Tuple[torch.Tensor]:
         """:meth:`fuse` under a validated (B, M) host mask (the fusion
         blocks decide on it and move their weights to the features)."""
+        mask = self._branch_mask(mask)
         return tuple(
             self.fusions[f'layer{i + 1}'].combine(
                 [feats[n][j] if n in feats else None
@@ -397,7 +457,7 @@ class MultiBranchBackbone(BaseModule):
     def _forward_feedback(self, inputs: torch.Tensor,
                           mask: torch.Tensor) -> Tuple[torch.Tensor]:
         batch = inputs.shape[0]
-        x = self.layout.split(inputs)
+        x, mask = self._branch_view(inputs, mask)
         cur, rows = {}, {}
         for name, r in zip(self.layout.names,
                            plan_branch_rows(mask, self.training,

@@ -64,7 +64,13 @@ class MultiBranchResNet(MultiBranchBackbone):
         feedback (str, optional): name of the primary modality that receives
             the fused features (ESANet's form). ``None`` (default) is the
             parallel form.
-        init_cfg (dict, optional): mmengine init config.
+        branch_inputs (dict, optional): ``{branch: source modality}``, see
+            :class:`MultiBranchBackbone`.
+        init_cfg (dict, optional): mmengine init config;
+            ``dict(type='PretrainedBranches', checkpoint=...)`` loads one
+            ImageNet ResNet into every branch (see
+            :class:`~mm_incomplete.models.utils.pretrained.PretrainedBranchesInit`),
+            after the branches' own initialisation.
 
     Example:
         >>> import torch
@@ -97,6 +103,7 @@ class MultiBranchResNet(MultiBranchBackbone):
                  fusion: dict = dict(
                      type='SqueezeExciteFusion', reduction=16, reduce='mean'),
                  feedback: Optional[str] = None,
+                 branch_inputs: Optional[dict] = None,
                  init_cfg=None):
         if depth not in ResNet.arch_settings:
             raise ValueError(f'backbone.depth must be one of '
@@ -125,7 +132,8 @@ class MultiBranchResNet(MultiBranchBackbone):
             with_cp=with_cp,
             zero_init_residual=zero_init_residual)
         super().__init__(modalities, branch=branch, fusion=fusion,
-                         feedback=feedback, init_cfg=init_cfg)
+                         feedback=feedback, branch_inputs=branch_inputs,
+                         init_cfg=init_cfg)
         self.num_stages = num_stages
 
 

@@ -73,8 +73,11 @@ class BaseDistiller(BaseModel):
         distill_losses (dict, optional): ``{name: loss_cfg}``; each loss
             config has an ``inputs`` dict mapping the loss's ``forward``
             arguments to ``'student.<recorder>'`` / ``'teacher.<recorder>'``
-            (popped before the loss is built). The log key is ``name``,
-            which must contain ``loss`` (mmengine only sums such keys). A
+            or to a list of them (the argument is then the tuple of those
+            outputs); it is popped before the loss is built. The log key is
+            ``name``, which must contain ``loss`` (mmengine only sums such
+            keys). A loss that returns a dict ``{key: value}`` is logged as
+            ``<name>.<key>`` per entry. A
             loss that applies a model's own layer (e.g. MMH's RAD classifies
             pooled regions with the student's and the teacher's
             classifiers) also has ``modules``, mapping arguments to
@@ -188,13 +191,17 @@ class BaseDistiller(BaseModel):
                 " e.g. dict(feat_s='student.fuse3', feat_t='teacher.fuse3')")
         recorders = dict(student=self.student_recorder,
                          teacher=self.teacher_recorder)
-        for arg, source in inputs.items():
-            side, _, rec = str(source).partition('.')
-            if side not in sides or rec not in recorders[side].paths:
-                known = [f'{sd}.{n}' for sd in sides
-                         for n in recorders[sd].paths]
-                raise ValueError(f'`{option}` names {source!r}, which is no '
-                                 f'recorded output; known: {known}')
+        for arg, sources in inputs.items():
+            many = isinstance(sources, (list, tuple))
+            if many and not sources:
+                raise ValueError(f'`{option}.{arg}` is an empty list')
+            for source in (sources if many else [sources]):
+                side, _, rec = str(source).partition('.')
+                if side not in sides or rec not in recorders[side].paths:
+                    known = [f'{sd}.{n}' for sd in sides
+                             for n in recorders[sd].paths]
+                    raise ValueError(f'`{option}` names {source!r}, which is '
+                                     f'no recorded output; known: {known}')
         return dict(inputs)
 
     def _check_modules(self, option: str, modules) -> Dict[str, str]:
@@ -318,16 +325,27 @@ class BaseDistiller(BaseModel):
         recorders = dict(student=self.student_recorder,
                          teacher=self.teacher_recorder)
         models = dict(student=self.student, teacher=self.teacher)
+
+        def get(source):
+            side, _, rec = source.partition('.')
+            return recorders[side].get(rec)
+
+        scale = self.distill_losses.loss_scale
         out = {}
         for name, loss in self.distill_losses.items():
-            kwargs = {}
-            for arg, source in self.loss_inputs[name].items():
-                side, _, rec = source.partition('.')
-                kwargs[arg] = recorders[side].get(rec)
+            kwargs = {
+                arg: tuple(get(s) for s in source) if isinstance(
+                    source, (list, tuple)) else get(source)
+                for arg, source in self.loss_inputs[name].items()}
             for arg, source in self.loss_modules[name].items():
                 side, _, path = source.partition('.')
                 kwargs[arg] = models[side].get_submodule(path)
-            out[name] = loss(**kwargs) * self.distill_losses.loss_scale
+            value = loss(**kwargs)
+            if isinstance(value, dict):
+                out.update({f'{name}.{key}': v * scale
+                            for key, v in value.items()})
+            else:
+                out[name] = value * scale
         return out
 
     # -- prediction goes to the student --------------------------------------

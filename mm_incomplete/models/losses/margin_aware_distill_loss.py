@@ -9,7 +9,9 @@ teacher's map has, and samples near the teacher's decision boundary count
 most. At one feature level, with F the (N, C') matrix of samples (one row per
 pixel after pooling to at most 30 x 40, or one flattened map per image)::
 
-    split the N samples into S chunks S_1 .. S_S          (memory bound)
+    split the N samples into S chunks S_1 .. S_S          (memory bound;
+        chunk h = samples [h N // S, (h + 1) N // S), so two chunks
+        split at N // 2 as in the paper and the official code)
     G^h   = rownorm( F F[S_h]^T )                         (N, |S_h|)
     l_i   = sum_h sum_{j in S_h} (Gs^h_ij - Gt^h_ij)^2    (N,)
     H_i   = entropy( softmax(teacher logits at sample i) )
@@ -56,6 +58,24 @@ def teacher_entropy_weights(logits_t: torch.Tensor,
     return entropy / entropy.sum().clamp_min(eps)
 
 
+def sample_splits(n: int, num_splits: int, device=None):
+    """The S reference chunks of N samples: chunk h holds the indices
+    ``[h * N // S, (h + 1) * N // S)``.
+
+    With S = 2 the first chunk ends at N // 2, the split of MMANet's paper
+    and official code (an odd N puts the extra sample in the second chunk;
+    ``torch.chunk`` would put it in the first). Empty chunks (N < S) are
+    left out.
+
+    Example:
+        >>> [c.tolist() for c in sample_splits(5, 2)]
+        [[0, 1], [2, 3, 4]]
+    """
+    bounds = [h * n // num_splits for h in range(num_splits + 1)]
+    return [torch.arange(lo, hi, device=device)
+            for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+
 def similarity_relation_loss(feat_s: torch.Tensor, feat_t: torch.Tensor,
                              num_splits: int = 2,
                              pair_mask: Optional[torch.Tensor] = None
@@ -71,8 +91,9 @@ def similarity_relation_loss(feat_s: torch.Tensor, feat_t: torch.Tensor,
         feat_s (Tensor): (N, D) student samples.
         feat_t (Tensor): (N, D') teacher samples (D' may differ from D).
         num_splits (int): S, the number of chunks the N reference samples
-            are split into; each chunk's similarities are row-normalised on
-            their own, as in the official code.
+            are split into (see :func:`sample_splits`); each chunk's
+            similarities are row-normalised on their own, as in the official
+            code.
         pair_mask (Tensor, optional): (N, N) bool; only the pairs (i, j)
             where it is True count in l_i (each row is still normalised over
             every j of its split), e.g. the teacher's k nearest neighbours
@@ -86,7 +107,7 @@ def similarity_relation_loss(feat_s: torch.Tensor, feat_t: torch.Tensor,
         raise ValueError(f'pair_mask must be ({n}, {n}) for {n} samples, '
                          f'got {tuple(pair_mask.shape)}')
     loss = feat_s.new_zeros(n)
-    for idx in torch.arange(n, device=feat_s.device).chunk(num_splits):
+    for idx in sample_splits(n, num_splits, feat_s.device):
         g_s = F.normalize(feat_s @ feat_s[idx].t(), p=2, dim=1)
         g_t = F.normalize(feat_t @ feat_t[idx].t(), p=2, dim=1)
         sq = (g_s - g_t).pow(2)
@@ -123,7 +144,7 @@ def similarity_relation_loss_factored(feat_s: torch.Tensor,
     """
     n = feat_s.shape[0]
     loss = feat_s.new_zeros(n)
-    for idx in torch.arange(n, device=feat_s.device).chunk(num_splits):
+    for idx in sample_splits(n, num_splits, feat_s.device):
         ref_s, ref_t = feat_s[idx], feat_t[idx]
         gram_ss = ref_s.t() @ ref_s  # (D, D)
         gram_tt = ref_t.t() @ ref_t  # (D', D')

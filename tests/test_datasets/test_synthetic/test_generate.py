@@ -82,3 +82,18 @@ def test_concurrent_generation_is_safe(tmp_path):
     assert sum(results) >= 1  # at least one generated, none failed
     assert len(os.listdir(osp.join(root, 'rgb', 'train'))) == 3
     assert not [f for f in os.listdir(tmp_path) if '.tmp-' in f]
+
+
+def test_generation_is_logged_with_path_time_and_progress(tmp_path, capsys):
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('synthetic_log_test')  # the current logger
+    root = str(tmp_path / 'rel' / 'seg')
+    assert ensure_synthetic(root, 'seg', SEG, progress=True)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert 'generating the synthetic seg set (7 samples' in text
+    assert f'into {osp.abspath(root)}' in text
+    assert f'synthetic seg set written to {osp.abspath(root)} in ' in text
+    assert 'synthetic seg train: 100%' in out.err  # tqdm progress bar
+    assert not ensure_synthetic(root, 'seg', SEG)  # reused: nothing logged
+    assert 'generating' not in capsys.readouterr().out

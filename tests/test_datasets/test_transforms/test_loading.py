@@ -204,3 +204,26 @@ def test_dataset_passes_its_class_count_to_the_loader(tmp_path):
     assert ds.get_data_info(0)['num_classes'] == 3
     with pytest.raises(ValueError, match=r'a.png has class id\(s\) \[7\]'):
         ds[0]
+
+
+def test_decode_modality_from_path_or_array_is_the_same(files):
+    load = LoadMultiModalImages(dict(rgb=3, depth=1), max_depth=10.0)
+    depth_file = load.decode_modality('depth', files['depth'])
+    depth_raw = cv2.imread(files['depth'], cv2.IMREAD_UNCHANGED)
+    depth_arr = load.decode_modality('depth', depth_raw)
+    np.testing.assert_array_equal(depth_file, depth_arr)
+    assert depth_arr.shape == (4, 5, 1)
+    # mm -> m, 65.535 m beyond max_depth -> hole
+    assert depth_arr[0, :, 0].tolist() == pytest.approx(
+        [0.0, 1.0, 2.5, 0.0, 0.007])
+    rgb_file = load.decode_modality('rgb', files['rgb'])
+    rgb_arr = load.decode_modality('rgb', cv2.imread(files['rgb'])[..., ::-1])
+    np.testing.assert_array_equal(rgb_file, rgb_arr)
+    assert rgb_arr[0, 0].tolist() == [10.0, 0.0, 0.0]  # RGB order
+    with pytest.raises(ValueError, match=r"'depth' file \(array input\) is "
+                       'uint8'):
+        load.decode_modality('depth', np.zeros((4, 5), np.uint8))
+    with pytest.raises(ValueError, match="'rgb' file .* has 1 channel"):
+        load.decode_modality('rgb', np.zeros((4, 5), np.uint8))
+    with pytest.raises(KeyError, match="'ir' is not a modality"):
+        load.decode_modality('ir', files['rgb'])

@@ -18,8 +18,10 @@ def test_nyud_config_has_the_papers_setting():
     assert weights == dict(loss_mad_context=4.0, loss_mad_skip16=4.0,
                            loss_mad_skip8=4.0)
     mar = model.method_losses.mar
+    # MAR: a full ESANet decoder on the context neck's outputs (issue 10)
     assert mar.type == 'CombinationRegularizer' and \
-        mar.inputs == 'fused_feats' and mar.combinations is None and \
+        mar.inputs == 'neck_feats' and mar.combinations is None and \
+        mar.head.type == 'ESANetHead' and \
         mar.head.loss_decode.loss_weight == 0.2
     hooks = {h.type: h for h in cfg.custom_hooks}
     assert hooks['LossScaleWarmupHook'].begin == 1000  # epoch 11 of 300

@@ -160,3 +160,61 @@ def test_pair_mask_restricts_the_pairs_of_each_row():
         (g_s.diagonal() - g_t.diagonal()) ** 2)
     with pytest.raises(ValueError, match='pair_mask'):
         similarity_relation_loss(fs, ft, 1, pair_mask=diag[:4])
+
+
+def _official_split_mad(fs, ft, logits_t):
+    """MAD as the paper / official code define it, written independently:
+    reference samples split at N // 2, each half's similarity rows
+    normalised on their own, squared differences summed, entropy-weighted."""
+    n = fs.shape[0]
+    halves = [list(range(0, n // 2)), list(range(n // 2, n))]
+    per = []
+    for i in range(n):
+        total = 0.0
+        for half in halves:
+            if not half:
+                continue
+            a = [float(fs[i] @ fs[j]) for j in half]
+            b = [float(ft[i] @ ft[j]) for j in half]
+            na = max(math.sqrt(sum(x * x for x in a)), 1e-12)
+            nb = max(math.sqrt(sum(x * x for x in b)), 1e-12)
+            total += sum((x / na - y / nb) ** 2 for x, y in zip(a, b))
+        per.append(total)
+    ent = []
+    for row in logits_t.tolist():
+        z = [math.exp(v - max(row)) for v in row]
+        p = [v / sum(z) for v in z]
+        ent.append(-sum(q * math.log(q) for q in p))
+    return sum(e / sum(ent) * li for e, li in zip(ent, per))
+
+
+@pytest.mark.parametrize('n', [1, 2, 5, 7, 8])
+def test_split_at_n_floor_half_matches_official_computation(n):
+    torch.manual_seed(n)
+    fs = torch.randn(n, 3, dtype=torch.float64)
+    ft = torch.randn(n, 4, dtype=torch.float64)
+    logits_t = torch.randn(n, 5, dtype=torch.float64)
+    expected = _official_split_mad(fs, ft, logits_t)
+    loss = MarginAwareDistillLoss(samples='image', num_splits=2)
+    assert loss(fs, ft, logits_t).item() == pytest.approx(expected,
+                                                          rel=1e-6)
+
+
+def test_odd_pixel_count_split_matches_official_computation():
+    # B=1, 3x3 map: N = 9 pixels, halves of 4 and 5 pixels
+    torch.manual_seed(3)
+    fs, ft = torch.randn(1, 4, 3, 3), torch.randn(1, 4, 3, 3)
+    logits = torch.randn(1, 6, 3, 3)
+    rows = [t[0].flatten(1).t().double() for t in (fs, ft, logits)]
+    expected = _official_split_mad(*rows)
+    loss = MarginAwareDistillLoss(samples='pixel', pool_size=None)
+    assert loss(fs, ft, logits).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_sample_splits_bounds():
+    from mm_incomplete.models.losses.margin_aware_distill_loss import \
+        sample_splits
+    assert [c.tolist() for c in sample_splits(7, 2)] == \
+        [[0, 1, 2], [3, 4, 5, 6]]
+    assert [c.tolist() for c in sample_splits(1, 2)] == [[0]]
+    assert [len(c) for c in sample_splits(10, 3)] == [3, 3, 4]

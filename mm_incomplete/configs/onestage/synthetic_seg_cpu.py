@@ -1,0 +1,56 @@
+# One-stage modality distillation (Wei, Luo, Luo, arXiv 2309.08204) on the
+# synthetic RGB-D segmentation set, CPU size (600 iterations). Student:
+# synthetic_seg_student_cpu.py (RGB in, CTN fusion, fusion decoder).
+# Teacher: the depth-only network (synthetic_seg_depth_teacher_cpu.py),
+# frozen, seeing depth. Training only: the transfer decoder (a second
+# UPerHead on the hallucination encoder's features) inside loss_transfer.
+#   L = CE(fusion decoder) + 1.0 KD(transfer, teacher)
+#       + 0.03 JMMD([h2, h3, context, softmax], teacher's)
+#       + 1.0 mean CTN reconstruction error (stem + 4 stages)
+# weights chosen on the validation split, see configs/onestage/README.md:
+#   python tools/train.py configs/onestage/synthetic_seg_cpu.py
+_base_ = ['./synthetic_seg_student_cpu.py']
+student = {{_base_.model}}
+teacher = {{_base_.teacher_model}}
+hall = 'backbone.branches.depth'  # the hallucination encoder
+pixels = dict(samples='pixel', pool_size=(30, 40), max_samples=512)
+model = dict(
+    _delete_=True,
+    type='SegDistiller',
+    student=student,
+    teacher=teacher,
+    teacher_ckpt='work_dirs/synthetic_seg_depth_teacher_cpu/iter_1600.pth',
+    teacher_combination='depth',
+    student_recorders=dict(
+        hall1=hall + '.layer1', hall2=hall + '.layer2',
+        hall3=hall + '.layer3', hall4=hall + '.layer4',
+        rec_stem='backbone.fusions.stem.reconstruction',
+        rec1='backbone.fusions.layer1.reconstruction',
+        rec2='backbone.fusions.layer2.reconstruction',
+        rec3='backbone.fusions.layer3.reconstruction',
+        rec4='backbone.fusions.layer4.reconstruction'),
+    teacher_recorders=dict(
+        stage2='backbone.branches.depth.layer2',
+        stage3='backbone.branches.depth.layer3',
+        context='decode_head.bottleneck',
+        logits='decode_head.conv_seg'),
+    distill_losses=dict(
+        loss_transfer=dict(
+            type='ModalityTransferLoss',
+            decoder=dict(head={{_base_.model.decode_head}}),
+            context='head.bottleneck',
+            jmmd_stages=(1, 2),
+            kd=dict(type='LogitKLDistillLoss', tau=1.0, loss_weight=1.0),
+            jmmd=dict(type='JointMMDLoss', **pixels, loss_weight=0.03),
+            inputs=dict(
+                hall_feats=['student.hall1', 'student.hall2',
+                            'student.hall3', 'student.hall4'],
+                teacher_feats=['teacher.stage2', 'teacher.stage3'],
+                context_t='teacher.context',
+                logits_t='teacher.logits')),
+        loss_ctn_rec=dict(
+            type='CrossTranslationReconstructionLoss',
+            loss_weight=1.0,
+            inputs=dict(errors=['student.rec_stem', 'student.rec1',
+                                'student.rec2', 'student.rec3',
+                                'student.rec4']))))

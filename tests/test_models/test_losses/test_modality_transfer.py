@@ -1,0 +1,83 @@
+"""ModalityTransferLoss (transfer decoder + KD + JMMD/MMD) and the CTN
+reconstruction loss."""
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+from mm_incomplete.models.losses import (CrossTranslationReconstructionLoss,
+                                         LogitKLDistillLoss,
+                                         ModalityTransferLoss, joint_mmd)
+from mm_incomplete.models.losses.mmd import paired_pixel_samples
+
+CH = [4, 8, 16, 32]
+
+
+def uper(num_classes=3):
+    return dict(type='UPerHead', in_channels=CH, in_index=[0, 1, 2, 3],
+                pool_scales=(1, 2), channels=8, num_classes=num_classes,
+                norm_cfg=dict(type='BN', requires_grad=True),
+                align_corners=False)
+
+
+def feats(seed, grad=False):
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randn(2, c, 16 // 2**i, 16 // 2**i, generator=g,
+                             requires_grad=grad) for i, c in enumerate(CH))
+
+
+def seg_loss(**kw):
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    cfg = dict(decoder=dict(head=uper()), context='head.bottleneck',
+               jmmd_stages=(1, 2),
+               kd=dict(type='LogitKLDistillLoss', tau=2.0, loss_weight=0.5),
+               jmmd=dict(type='JointMMDLoss', max_samples=20,
+                         loss_weight=3.0))
+    cfg.update(kw)
+    return ModalityTransferLoss(**cfg)
+
+
+def test_terms_equal_their_definitions_on_the_decoder_outputs():
+    loss = seg_loss(mmd=dict(type='MultiKernelMMDLoss', max_samples=20))
+    loss.eval()  # no dropout: the decoder's output is reproducible
+    h, t = feats(0, grad=True), feats(1)
+    ctx_t, logits_t = torch.randn(2, 8, 2, 2), torch.randn(2, 3, 16, 16)
+    torch.manual_seed(7)
+    out = loss(h, (t[1], t[2]), ctx_t, logits_t)
+    assert set(out) == {'loss_kd', 'loss_jmmd', 'loss_mmd'}
+    with torch.no_grad():
+        logits_s = loss.decoder(h)
+        ctx_s = loss.decoder.head.psp_forward(list(h))
+    assert logits_s.shape == logits_t.shape and ctx_s.shape == ctx_t.shape
+    kd = LogitKLDistillLoss(tau=2.0, loss_weight=0.5)(logits_s, logits_t)
+    assert float(out['loss_kd']) == pytest.approx(float(kd), rel=1e-5)
+    torch.manual_seed(7)
+    maps = [h[1], h[2], ctx_s, logits_s.softmax(1), t[1], t[2], ctx_t,
+            logits_t.softmax(1)]
+    rows = paired_pixel_samples([m.detach() for m in maps], (30, 40), 20)
+    ref = 3.0 * joint_mmd(rows[:4], rows[4:], [(0.25, 0.5, 1, 2, 4)] * 3 +
+                          [(1.0, )], [None, None, None, 1.68])
+    assert float(out['loss_jmmd']) == pytest.approx(float(ref), rel=1e-5)
+    # gradients reach every hallucinated stage through the decoder
+    (out['loss_kd'] + out['loss_jmmd']).backward()
+    assert all(x.grad is not None and x.grad.abs().sum() > 0 for x in h)
+
+
+def test_stage_pairing_is_checked():
+    loss = seg_loss()
+    t = feats(1)
+    with pytest.raises(ValueError, match='jmmd_stages'):
+        loss(feats(0), (t[1], ), torch.randn(2, 8, 2, 2),
+             torch.randn(2, 3, 16, 16))
+    with pytest.raises(ValueError, match='at least one'):
+        seg_loss(kd=None, jmmd=None)
+    with pytest.raises(KeyError, match='no submodule'):
+        seg_loss(context='head.nothing')
+
+
+def test_reconstruction_loss_is_the_weighted_mean():
+    loss = CrossTranslationReconstructionLoss(loss_weight=0.5)
+    errs = (torch.tensor(1.0), torch.tensor(2.0), torch.tensor(6.0))
+    assert float(loss(errs)) == pytest.approx(0.5 * 3.0)
+    with pytest.raises(ValueError, match='one scalar error per CTN'):
+        loss((torch.ones(2), ))
