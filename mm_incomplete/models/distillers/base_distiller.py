@@ -77,7 +77,14 @@ class BaseDistiller(BaseModel):
             outputs); it is popped before the loss is built. The log key is
             ``name``, which must contain ``loss`` (mmengine only sums such
             keys). A loss that returns a dict ``{key: value}`` is logged as
-            ``<name>.<key>`` per entry.
+            ``<name>.<key>`` per entry. A
+            loss that applies a model's own layer (e.g. MMH's RAD classifies
+            pooled regions with the student's and the teacher's
+            classifiers) also has ``modules``, mapping arguments to
+            ``'student.<module path>'`` / ``'teacher.<module path>'``; the
+            modules are passed at each call and never registered in the
+            loss (no second copy in the optimizer or the checkpoint, and
+            the teacher's stays frozen).
         data_preprocessor (dict, optional): must be ``None``: the student's
             preprocessor is the distiller's.
         init_cfg (dict, optional): mmengine init config.
@@ -155,6 +162,7 @@ class BaseDistiller(BaseModel):
             method_losses, 'distiller.method_losses')
         self.distill_losses = DistillLosses()
         self.loss_inputs: Dict[str, Dict[str, str]] = {}
+        self.loss_modules: Dict[str, Dict[str, str]] = {}
         for name, cfg in (distill_losses or {}).items():
             if 'loss' not in name:
                 raise ValueError(
@@ -165,6 +173,13 @@ class BaseDistiller(BaseModel):
             inputs = cfg.pop('inputs', None)
             self.loss_inputs[name] = self._check_inputs(
                 f'distill_losses.{name}.inputs', inputs)
+            self.loss_modules[name] = self._check_modules(
+                f'distill_losses.{name}.modules', cfg.pop('modules', None))
+            both = set(self.loss_modules[name]) & set(self.loss_inputs[name])
+            if both:
+                raise ValueError(f'`distill_losses.{name}`: arguments '
+                                 f'{sorted(both)} are in both `inputs` and '
+                                 '`modules`')
             self.distill_losses[name] = self.registry.build(cfg)
 
     # -- construction helpers ----------------------------------------------
@@ -188,6 +203,29 @@ class BaseDistiller(BaseModel):
                     raise ValueError(f'`{option}` names {source!r}, which is '
                                      f'no recorded output; known: {known}')
         return dict(inputs)
+
+    def _check_modules(self, option: str, modules) -> Dict[str, str]:
+        """``{arg: 'student.<path>' | 'teacher.<path>'}``, paths checked."""
+        if modules is None:
+            return {}
+        if not isinstance(modules, dict):
+            raise ValueError(f"`{option}` must map loss arguments to "
+                             "'student.<module path>' / 'teacher.<module "
+                             f"path>', got {modules!r}")
+        models = dict(student=self.student, teacher=self.teacher)
+        for arg, source in modules.items():
+            side, _, path = str(source).partition('.')
+            if side not in models or not path:
+                raise ValueError(f'`{option}.{arg}` must be '
+                                 "'student.<module path>' or 'teacher."
+                                 f"<module path>', got {source!r}")
+            try:
+                models[side].get_submodule(path)
+            except AttributeError:
+                raise ValueError(
+                    f'`{option}.{arg}`: the {side} has no module {path!r}'
+                    ) from None
+        return dict(modules)
 
     # -- the frozen teacher ------------------------------------------------
     @property
@@ -286,6 +324,7 @@ class BaseDistiller(BaseModel):
         """Every distillation loss on the outputs recorded in this step."""
         recorders = dict(student=self.student_recorder,
                          teacher=self.teacher_recorder)
+        models = dict(student=self.student, teacher=self.teacher)
 
         def get(source):
             side, _, rec = source.partition('.')
@@ -298,6 +337,9 @@ class BaseDistiller(BaseModel):
                 arg: tuple(get(s) for s in source) if isinstance(
                     source, (list, tuple)) else get(source)
                 for arg, source in self.loss_inputs[name].items()}
+            for arg, source in self.loss_modules[name].items():
+                side, _, path = source.partition('.')
+                kwargs[arg] = models[side].get_submodule(path)
             value = loss(**kwargs)
             if isinstance(value, dict):
                 out.update({f'{name}.{key}': v * scale

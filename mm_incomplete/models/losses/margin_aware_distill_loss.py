@@ -18,10 +18,13 @@ pixel after pooling to at most 30 x 40, or one flattened map per image)::
     w_i   = H_i / sum_k H_k
     L_MAD = sum_i w_i l_i
 
-The loss never forms the N x N similarities: expanding the squared distance
-of two normalised rows leaves quadratic forms in C x C Gram matrices, so the
-cost is O(N C^2) instead of O(N^2 C) (same values; see
-:func:`similarity_relation_loss_factored`).
+With many samples (pixels) the loss never forms the N x N similarities:
+expanding the squared distance of two normalised rows leaves quadratic forms
+in C x C Gram matrices, so the cost is O(N C^2) instead of O(N^2 C) (same
+values; see :func:`similarity_relation_loss_factored`). With few samples of
+many dimensions (images, flattened maps) the explicit blocks are cheaper;
+:func:`relation_loss` picks the cheaper one. MMH's discrepancy-aware
+distillation (:class:`DiscrepancyAwareDistillLoss`) reuses these functions.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -78,12 +81,15 @@ def sample_splits(n: int, num_splits: int, device=None):
 
 @fp32_loss
 def similarity_relation_loss(feat_s: torch.Tensor, feat_t: torch.Tensor,
-                             num_splits: int = 2) -> torch.Tensor:
+                             num_splits: int = 2,
+                             pair_mask: Optional[torch.Tensor] = None
+                             ) -> torch.Tensor:
     """Per-sample relation loss l_i of MAD, by its definition.
 
     Builds the (N, N/S) similarity blocks explicitly: O(N^2 C) time, O(N^2)
     memory. :func:`similarity_relation_loss_factored` gives the same values
-    in O(N C^2); this one is the reference it is tested against.
+    (without ``pair_mask``) in O(N C^2); this one is the reference it is
+    tested against, and the cheaper one for few samples of many dimensions.
 
     Args:
         feat_s (Tensor): (N, D) student samples.
@@ -92,16 +98,26 @@ def similarity_relation_loss(feat_s: torch.Tensor, feat_t: torch.Tensor,
             are split into (see :func:`sample_splits`); each chunk's
             similarities are row-normalised on their own, as in the official
             code.
+        pair_mask (Tensor, optional): (N, N) bool; only the pairs (i, j)
+            where it is True count in l_i (each row is still normalised over
+            every j of its split), e.g. the teacher's k nearest neighbours
+            of sample i. ``None``: every pair.
 
     Returns:
         Tensor: (N,) l_i.
     """
     n = feat_s.shape[0]
+    if pair_mask is not None and tuple(pair_mask.shape) != (n, n):
+        raise ValueError(f'pair_mask must be ({n}, {n}) for {n} samples, '
+                         f'got {tuple(pair_mask.shape)}')
     loss = feat_s.new_zeros(n)
     for idx in sample_splits(n, num_splits, feat_s.device):
         g_s = F.normalize(feat_s @ feat_s[idx].t(), p=2, dim=1)
         g_t = F.normalize(feat_t @ feat_t[idx].t(), p=2, dim=1)
-        loss = loss + (g_s - g_t).pow(2).sum(dim=1)
+        sq = (g_s - g_t).pow(2)
+        if pair_mask is not None:
+            sq = sq * pair_mask[:, idx].to(sq.dtype)
+        loss = loss + sq.sum(dim=1)
     return loss
 
 
@@ -146,6 +162,60 @@ def similarity_relation_loss_factored(feat_s: torch.Tensor,
         loss = loss + (sq_a / norm_a.pow(2) + sq_b / norm_b.pow(2) -
                        2 * dot / (norm_a * norm_b)).clamp_min(0)
     return loss
+
+
+def relation_loss(feat_s: torch.Tensor, feat_t: torch.Tensor,
+                  num_splits: int = 1) -> torch.Tensor:
+    """l_i by whichever of the two equal computations is cheaper.
+
+    The explicit similarity blocks cost about N^2 (D + D') multiply-adds,
+    the factored form N (D + D')^2: pixel samples (N large, C small) take
+    the factored form, image samples (N a batch, D a flattened map) the
+    explicit one, whose memory is then O(N^2) instead of O(D^2).
+
+    Args:
+        feat_s (Tensor): (N, D) student samples.
+        feat_t (Tensor): (N, D') teacher samples.
+        num_splits (int): S, as in :func:`similarity_relation_loss`.
+
+    Returns:
+        Tensor: (N,) l_i.
+    """
+    if feat_s.shape[0] <= feat_s.shape[1] + feat_t.shape[1]:
+        return similarity_relation_loss(feat_s, feat_t, num_splits)
+    return similarity_relation_loss_factored(feat_s, feat_t, num_splits)
+
+
+def pixel_samples(maps: Sequence[torch.Tensor],
+                  pool_size: Optional[Tuple[int, int]]
+                  ) -> Tuple[torch.Tensor, ...]:
+    """(B, C_k, H, W) maps -> (B*h*w, C_k) rows, one per pixel.
+
+    Maps larger than ``pool_size`` are first average-pooled to at most that
+    size. Every map must have the batch and size of the first.
+
+    Args:
+        maps (Sequence[Tensor]): (B, C_k, H, W) maps of one size.
+        pool_size (tuple[int, int] | None): the largest (h, w) kept;
+            ``None`` keeps the size.
+
+    Returns:
+        tuple[Tensor]: one (B*h*w, C_k) per map, pixels in (b, y, x) order.
+    """
+    ref = maps[0]
+    for m in maps:
+        if m.dim() != 4 or m.shape[0] != ref.shape[0] or \
+                m.shape[2:] != ref.shape[2:]:
+            raise ValueError('pixel samples need (B, C, H, W) maps of one '
+                             f'batch and size, got {tuple(ref.shape)} and '
+                             f'{tuple(m.shape)}')
+    size = _pooled_size(tuple(ref.shape[2:]), pool_size)
+    out = []
+    for m in maps:
+        if size != tuple(m.shape[2:]):
+            m = F.adaptive_avg_pool2d(m, size)
+        out.append(m.flatten(2).transpose(1, 2).flatten(0, 1))
+    return tuple(out)
 
 
 @MODELS.register_module()
@@ -203,14 +273,11 @@ class MarginAwareDistillLoss(nn.Module):
             raise ValueError('student and teacher maps differ in size: '
                              f'{tuple(feat_s.shape)} vs {tuple(feat_t.shape)}')
         size = _pooled_size(tuple(feat_s.shape[2:]), self.pool_size)
-        if size != tuple(feat_s.shape[2:]):
-            feat_s = F.adaptive_avg_pool2d(feat_s, size)
-            feat_t = F.adaptive_avg_pool2d(feat_t, size)
-        logits_t = F.adaptive_avg_pool2d(logits_t, size)
         # (B, C, h, w) -> (B*h*w, C): one row per pixel
-        return (feat_s.flatten(2).transpose(1, 2).flatten(0, 1),
-                feat_t.flatten(2).transpose(1, 2).flatten(0, 1),
-                logits_t.flatten(2).transpose(1, 2).flatten(0, 1))
+        f_s, f_t = pixel_samples((feat_s, feat_t), self.pool_size)
+        logits, = pixel_samples((F.adaptive_avg_pool2d(logits_t, size), ),
+                                None)
+        return f_s, f_t, logits
 
     @fp32_loss
     def forward(self, feat_s: torch.Tensor, feat_t: torch.Tensor,
@@ -242,7 +309,7 @@ class MarginAwareDistillLoss(nn.Module):
         if f_s.shape[0] != f_t.shape[0]:
             raise ValueError(f'{f_s.shape[0]} student samples but '
                              f'{f_t.shape[0]} teacher samples')
-        per_sample = similarity_relation_loss_factored(
-            f_s.float(), f_t.float(), self.num_splits)
+        per_sample = relation_loss(f_s.float(), f_t.float(),
+                                   self.num_splits)
         weights = teacher_entropy_weights(logits)
         return self.loss_weight * (weights * per_sample).sum()

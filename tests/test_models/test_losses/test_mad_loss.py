@@ -128,6 +128,40 @@ def test_factored_form_equals_the_definition(num_splits):
                           similarity_relation_loss(fs0, ft, 2), atol=1e-12)
 
 
+def test_relation_loss_picks_either_equal_computation():
+    from mm_incomplete.models.losses.margin_aware_distill_loss import (
+        relation_loss, similarity_relation_loss,
+        similarity_relation_loss_factored)
+    torch.manual_seed(5)
+    # few samples of many dimensions (explicit) and many of few (factored)
+    for n, d in ((4, 50), (60, 3)):
+        fs, ft = torch.randn(n, d), torch.randn(n, d + 1)
+        ref = similarity_relation_loss(fs, ft, 1)
+        torch.testing.assert_close(relation_loss(fs, ft, 1), ref)
+        torch.testing.assert_close(
+            similarity_relation_loss_factored(fs, ft, 1), ref, rtol=1e-4,
+            atol=1e-5)
+
+
+def test_pair_mask_restricts_the_pairs_of_each_row():
+    from mm_incomplete.models.losses.margin_aware_distill_loss import \
+        similarity_relation_loss
+    torch.manual_seed(6)
+    fs, ft = torch.randn(5, 3), torch.randn(5, 3)
+    full = similarity_relation_loss(fs, ft, 2)
+    ones = torch.ones(5, 5, dtype=torch.bool)
+    torch.testing.assert_close(
+        similarity_relation_loss(fs, ft, 2, pair_mask=ones), full)
+    diag = torch.eye(5, dtype=torch.bool)
+    g_s = F.normalize(fs @ fs.t(), dim=1)
+    g_t = F.normalize(ft @ ft.t(), dim=1)
+    torch.testing.assert_close(
+        similarity_relation_loss(fs, ft, 1, pair_mask=diag),
+        (g_s.diagonal() - g_t.diagonal()) ** 2)
+    with pytest.raises(ValueError, match='pair_mask'):
+        similarity_relation_loss(fs, ft, 1, pair_mask=diag[:4])
+
+
 def _official_split_mad(fs, ft, logits_t):
     """MAD as the paper / official code define it, written independently:
     reference samples split at N // 2, each half's similarity rows
