@@ -25,7 +25,8 @@ import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 
-from .margin_aware_distill_loss import (pixel_samples, relation_loss,
+from .margin_aware_distill_loss import (check_sample_options, pixel_samples,
+                                        relation_loss,
                                         similarity_relation_loss)
 
 
@@ -83,14 +84,7 @@ class DiscrepancyAwareDistillLoss(nn.Module):
                  knn: Optional[int] = None,
                  loss_weight: float = 100.0):
         super().__init__()
-        if samples not in ('pixel', 'image'):
-            raise ValueError("`samples` must be 'pixel' (segmentation) or "
-                             f"'image' (classification), got {samples!r}")
-        if pool_size is not None:
-            pool_size = tuple(int(s) for s in pool_size)
-            if len(pool_size) != 2 or min(pool_size) < 1:
-                raise ValueError('`pool_size` must be two positive ints '
-                                 f'(H, W) or None, got {pool_size!r}')
+        pool_size = check_sample_options(samples, pool_size)
         if knn is not None and int(knn) < 1:
             raise ValueError(f'`knn` must be a positive int or None, got '
                              f'{knn!r}')

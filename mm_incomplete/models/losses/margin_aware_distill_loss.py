@@ -36,6 +36,23 @@ from mmengine.registry import MODELS
 from .precision import fp32_loss
 
 
+def check_sample_options(samples: str, pool_size: Optional[Sequence[int]]
+                         ) -> Optional[Tuple[int, int]]:
+    """Validate the relation losses' ``samples`` (``'pixel'``: segmentation,
+    ``'image'``: classification) and ``pool_size`` ((H, W) or None) options;
+    returns ``pool_size`` as a tuple of ints."""
+    if samples not in ('pixel', 'image'):
+        raise ValueError("`samples` must be 'pixel' (segmentation) or "
+                         f"'image' (classification), got {samples!r}")
+    if pool_size is None:
+        return None
+    pool_size = tuple(int(s) for s in pool_size)
+    if len(pool_size) != 2 or min(pool_size) < 1:
+        raise ValueError('`pool_size` must be two positive ints (H, W) or '
+                         f'None, got {pool_size!r}')
+    return pool_size
+
+
 def _pooled_size(size: Tuple[int, int],
                  pool_size: Optional[Tuple[int, int]]) -> Tuple[int, int]:
     """The map size after pooling to at most ``pool_size``."""
@@ -248,14 +265,7 @@ class MarginAwareDistillLoss(nn.Module):
                  num_splits: int = 2,
                  loss_weight: float = 1.0):
         super().__init__()
-        if samples not in ('pixel', 'image'):
-            raise ValueError("`samples` must be 'pixel' (segmentation) or "
-                             f"'image' (classification), got {samples!r}")
-        if pool_size is not None:
-            pool_size = tuple(int(s) for s in pool_size)
-            if len(pool_size) != 2 or min(pool_size) < 1:
-                raise ValueError('`pool_size` must be two positive ints '
-                                 f'(H, W) or None, got {pool_size!r}')
+        pool_size = check_sample_options(samples, pool_size)
         if int(num_splits) < 1:
             raise ValueError(f'`num_splits` must be >= 1, got {num_splits}')
         self.samples = samples

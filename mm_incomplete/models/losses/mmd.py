@@ -29,6 +29,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 
+from .margin_aware_distill_loss import check_sample_options
+
 #: the bandwidth multipliers of the authors' multi-kernel MMD
 DEFAULT_BANDWIDTH_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: JAN's fixed bandwidth of the softmax-prediction layer
@@ -232,14 +234,7 @@ class _SampledMMD(nn.Module):
     def __init__(self, samples: str, pool_size, max_samples,
                  loss_weight: float):
         super().__init__()
-        if samples not in ('pixel', 'image'):
-            raise ValueError(f"`samples` must be 'pixel' or 'image', got "
-                             f'{samples!r}')
-        if pool_size is not None:
-            pool_size = tuple(int(s) for s in pool_size)
-            if len(pool_size) != 2 or min(pool_size) < 1:
-                raise ValueError('`pool_size` must be two positive ints (H, '
-                                 f'W) or None, got {pool_size!r}')
+        pool_size = check_sample_options(samples, pool_size)
         if max_samples is not None and int(max_samples) < 2:
             raise ValueError(f'`max_samples` must be >= 2 or None, got '
                              f'{max_samples!r}')

@@ -190,5 +190,5 @@ def test_mmd_losses_reach_the_student_only():
     cls = MultiKernelMMDLoss(samples='image')
     x, y = torch.randn(4, 8), torch.randn(4, 8)
     assert float(cls(x, y)) == pytest.approx(float(multi_kernel_mmd(x, y)))
-    with pytest.raises(ValueError, match="'pixel' or 'image'"):
+    with pytest.raises(ValueError, match=r"'pixel' \(segmentation\) or 'image'"):
         MultiKernelMMDLoss(samples='row')
