@@ -170,6 +170,7 @@ class DUCLoss(BaseMethodLoss):
             torch.zeros(len(self.layout), self.feat_dim, dtype=torch.bool))
         self.register_buffer('split_ready', torch.zeros((), dtype=torch.bool))
         self._host_split: Optional[torch.Tensor] = None
+        self._pairs: Dict[Tuple[str, str], torch.Tensor] = {}
 
     # -- the split (method state) -------------------------------------------
     def set_split(self, discriminative: torch.Tensor) -> None:
@@ -182,6 +183,7 @@ class DUCLoss(BaseMethodLoss):
         self.discriminative.copy_(discriminative.to(torch.bool))
         self.split_ready.fill_(True)
         self._host_split = discriminative.detach().to('cpu', torch.bool)
+        self._pairs = self._pair_dims()
 
     @property
     def ready(self) -> bool:
@@ -192,10 +194,15 @@ class DUCLoss(BaseMethodLoss):
         # once per load, on the host: the training step reads the host copy
         self._host_split = (self.discriminative.detach().cpu().clone()
                             if bool(self.split_ready) else None)
+        self._pairs = self._pair_dims()
 
     def pair_dims(self) -> Dict[Tuple[str, str], torch.Tensor]:
         """``{(source, target): dims}`` host index tensors of D_st = top_s
-        minus top_t, for every ordered pair with a non-empty D_st."""
+        minus top_t, for every ordered pair with a non-empty D_st (derived
+        once, when the split is set or loaded)."""
+        return dict(self._pairs)
+
+    def _pair_dims(self) -> Dict[Tuple[str, str], torch.Tensor]:
         if not self.ready:
             return {}
         out = {}
