@@ -177,8 +177,20 @@ class LearnedWeightsDecision(BaseDecision):
                               present)
 
 
+class _TemperatureDecision(BaseDecision):
+    """A decision rule with a softmax temperature T > 0 (``temperature``)."""
+
+    def __init__(self, modalities: Sequence[str], temperature: float = 1.0,
+                 init_cfg=None):
+        super().__init__(modalities, init_cfg)
+        if not temperature > 0:
+            raise ValueError(f'{type(self).__name__}.temperature must be > 0,'
+                             f' got {temperature!r}')
+        self.temperature = float(temperature)
+
+
 @MODELS.register_module()
-class CertaintyWeightedDecision(BaseDecision):
+class CertaintyWeightedDecision(_TemperatureDecision):
     """Weights from each head's confidence: w = softmax over present m of
     c_bm / T, c_bm = max_k softmax(logits_bm)_k (per pixel for
     segmentation). The confidences are not back-propagated through.
@@ -198,21 +210,13 @@ class CertaintyWeightedDecision(BaseDecision):
         True
     """
 
-    def __init__(self, modalities: Sequence[str], temperature: float = 1.0,
-                 init_cfg=None):
-        super().__init__(modalities, init_cfg)
-        if not temperature > 0:
-            raise ValueError(f'{type(self).__name__}.temperature must be > 0,'
-                             f' got {temperature!r}')
-        self.temperature = float(temperature)
-
     def weights(self, logits, present, uncertainties=None, names=()):
         conf = logits.detach().softmax(2).amax(2, keepdim=True)
         return masked_softmax(conf / self.temperature, present)
 
 
 @MODELS.register_module()
-class UncertaintyWeightedDecision(BaseDecision):
+class UncertaintyWeightedDecision(_TemperatureDecision):
     """Weights from per-modality uncertainties u_bm >= 0 that the method
     supplies: w = softmax over present m of -u_bm / T (lower uncertainty,
     larger weight).
@@ -231,14 +235,6 @@ class UncertaintyWeightedDecision(BaseDecision):
     """
 
     needs_uncertainty = True
-
-    def __init__(self, modalities: Sequence[str], temperature: float = 1.0,
-                 init_cfg=None):
-        super().__init__(modalities, init_cfg)
-        if not temperature > 0:
-            raise ValueError(f'{type(self).__name__}.temperature must be > 0,'
-                             f' got {temperature!r}')
-        self.temperature = float(temperature)
 
     def weights(self, logits, present, uncertainties=None, names=()):
         return masked_softmax(-uncertainties.to(logits.dtype) /
