@@ -245,9 +245,10 @@ def run_one(config: str, seed: int, work_root: str, options: dict,
     train_s = time.time() - start
     del runner
     gc.collect()
-    print(f'[compare] test {ckpt} under every combination', flush=True)
     cfg, _ = _build_cfg(config, seed, options, osp.join(wd, 'test'), 'test',
                         schedule)
+    print(f'[compare] test {ckpt} under test_cfg.combinations='
+          f'{cfg.test_cfg.get("combinations", "all")!r}', flush=True)
     cfg.load_from = ckpt
     runner = build_runner(cfg)
     runner.test()
