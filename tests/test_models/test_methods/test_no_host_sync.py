@@ -5,8 +5,9 @@ Guarded: the data preprocessor (draws and checks the mask), the model's
 ``loss`` (record, branch and row choices, selection, mining, method losses,
 late-fusion decisions) and the backward pass. ``HostSyncGuard`` marks the
 tensors that would live on an accelerator and records every host read of
-them; reads inside mm_incomplete fail the test, those of mmseg / mmpretrain
-(e.g. mmseg's pixel accuracy) are theirs. The guarded step is the second:
+them; reads inside mm_incomplete fail the test, and so do those of mmseg /
+mmpretrain code the step runs (mmseg's pixel accuracy read twice before
+``pixel_accuracy`` replaced it). The guarded step is the second:
 the first may copy a selection to the host once (it is mirrored there until
 it changes).
 """
@@ -93,6 +94,7 @@ def test_training_step_reads_nothing_from_the_device(build, variant):
     with HostSyncGuard(model) as guard:
         losses = _step(model, batch)
     assert guard.ours == [], '\n'.join(guard.ours)
+    assert guard.others == [], '\n'.join(guard.others)
     assert losses  # the guarded step ran
     if variant == 'dmrnet-mining':
         assert model.method_losses.hard.selector.score_count.sum() == 12
