@@ -48,8 +48,10 @@ def pixel_accuracy(pred: torch.Tensor, target: torch.Tensor, topk=1,
 
     Example:
         >>> pred = torch.tensor([[[2., 0.]], [[1., 3.]]]).permute(1, 0, 2)
-        >>> pixel_accuracy(pred, torch.tensor([[0, 0]]), ignore_index=255)
-        tensor([50.])
+        >>> acc = pixel_accuracy(pred, torch.tensor([[0, 0]]),
+        ...                      ignore_index=255)
+        >>> acc.shape, round(float(acc), 4)
+        (torch.Size([1]), 50.0)
     """
     if topk != 1 or thresh is not None:
         return mmseg_accuracy(pred, target, topk, thresh, ignore_index)

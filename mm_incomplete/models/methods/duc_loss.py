@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 
 from mm_incomplete.modality import ModalityLayout
+from ..losses.precision import fp32_loss
 from .base import BaseMethodLoss
 from .record import ForwardRecord
 from .unimodal_losses import stack_labels
@@ -73,10 +74,12 @@ def discriminative_dims(feats: torch.Tensor, labels: torch.Tensor,
     return acc > acc.mean()
 
 
+@fp32_loss
 def duc_pair_loss(target: torch.Tensor, source: torch.Tensor,
                   valid: torch.Tensor, temperature: float) -> torch.Tensor:
     """One direction of DUC: mean over valid i of -log softmax_j(<t_i, s_j>
-    / T)_i, j over valid samples; ``source`` is detached here.
+    / T)_i, j over valid samples; ``source`` is detached here. The
+    similarities and the log-softmax are computed in fp32 with autocast off.
 
     Args:
         target (Tensor): (N, d) features that learn.
