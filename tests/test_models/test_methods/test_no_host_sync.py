@@ -108,9 +108,8 @@ def test_paper_setting_seg_step_reads_nothing_from_the_device(tmp_path):
     """The NYUDv2 configs' pieces: ESANet's decoder with its side outputs
     and the file-weighted cross-entropy (normalised by the weight sum of the
     valid pixels), under DMRNet's method losses. Before, this step made
-    the host wait 8 times here (the weight sums, one per output scale; 12
-    with DMRNet's second decoder) and 2 times per head in mmseg's
-    accuracy."""
+    the host wait 4 times here in the loss (a weight sum per output scale;
+    8 with DMRNet's second ESANet decoder) and twice in mmseg's accuracy."""
     weights = tmp_path / 'w.json'
     weights.write_text(json.dumps([0.31, 1.7, 0.9, 1.2]))
     loss = dict(type='FileWeightedCrossEntropyLoss',
