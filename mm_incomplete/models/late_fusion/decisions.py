@@ -11,8 +11,11 @@ Every rule computes weights w_bm over the modalities present in sample b
 
 so a sample with one present modality gets exactly that head's logits.
 Weights are per sample for classification and per pixel for segmentation
-((B, 1, ...), broadcast over K). Everything runs on the device; no rule
-reads the mask on the host.
+((B, 1, ...), broadcast over K). Every rule computes on the device. The
+task models pass the mask on the host: the check that each present
+modality has logits runs there, and the presence weights are moved to the
+logits' device without waiting (a device mask skips the check rather than
+make the host wait).
 """
 from typing import Dict, Optional, Sequence
 

@@ -229,8 +229,10 @@ class MultiModalModelMixin:
             record.modal_feats = backbone.encode(inputs, host)
             record.modal_logits = self._modal_heads(
                 record.modal_feats, record.extras, host)
+            # the host mask: the decision checks it there and moves the
+            # presence weights to the device without waiting
             record.head_logits = self.task_head.decide(
-                record.modal_logits, mask)
+                record.modal_logits, host)
             return record
         if getattr(backbone, 'encoder_is_mask_independent', False):
             # one pass through ``backbone(...)`` (its forward hooks fire, e.g.
@@ -272,9 +274,7 @@ class MultiModalModelMixin:
         if self.late_fusion:
             union = torch.stack(list(masks)).any(0)
             modal_logits = self._modal_heads(backbone.encode(inputs, union))
-            return [self.task_head.decide(
-                modal_logits, m.to(inputs.device, non_blocking=True))
-                for m in masks]
+            return [self.task_head.decide(modal_logits, m) for m in masks]
         if shared and len(masks) > 1:
             feats = backbone.encode(inputs, torch.stack(list(masks)).any(0))
             fused = [backbone.fuse(feats, m) for m in masks]

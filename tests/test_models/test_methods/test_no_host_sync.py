@@ -15,6 +15,7 @@ import json
 
 import pytest
 import torch
+from mmengine.registry import TASK_UTILS
 from mmengine.structures import PixelData
 from mmpretrain.structures import DataSample
 from mmseg.structures import SegDataSample
@@ -102,6 +103,24 @@ def test_training_step_reads_nothing_from_the_device(build, variant):
     assert losses  # the guarded step ran
     if variant == 'dmrnet-mining':
         assert model.method_losses.hard.selector.score_count.sum() == 12
+
+
+@pytest.mark.parametrize('build', [_seg, _cls], ids=['seg', 'cls'])
+def test_late_fusion_step_with_a_modality_absent_from_the_batch(build):
+    """Depth absent from every sample: its branch and head do not run and
+    the decision rule checks, on the host mask, that no present modality
+    lacks logits (it read the device mask before)."""
+    torch.manual_seed(0)
+    model, batch = build(late=True)
+    model.data_preprocessor.train_sampler = TASK_UTILS.build(
+        dict(type='FixedCombination', combination='rgb'))
+    model.train()
+    _step(model, batch)
+    with HostSyncGuard(model) as guard:
+        losses = _step(model, batch)
+    assert guard.ours == [], '\n'.join(guard.ours)
+    assert guard.others == [], '\n'.join(guard.others)
+    assert losses
 
 
 def test_paper_setting_seg_step_reads_nothing_from_the_device(tmp_path):
