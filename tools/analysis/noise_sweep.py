@@ -439,7 +439,9 @@ def plot_levels(results: dict, metric: str, noisy: Sequence[str],
     for ax, m in zip(axes[0], noisy):
         others = '+'.join(n for n in full.split('+') if n != m)
         for j, (label, res) in enumerate(results.items()):
-            for combo, style in ((full, '-'), ('mean', '--'), (others, ':')):
+            for combo, style, name in (
+                    (full, '-', full), ('mean', '--', 'mean'),
+                    (others, ':', 'the clean modalities alone')):
                 if combo not in res['settings'][CLEAN]['summary']:
                     continue
                 pts = [res['settings'][CLEAN if lvl == 1 else f'{m}@{lvl}']
@@ -448,11 +450,12 @@ def plot_levels(results: dict, metric: str, noisy: Sequence[str],
                             yerr=[p['std'] or 0.0 for p in pts],
                             color=colours[j % len(colours)], ls=style,
                             marker='o', ms=3, capsize=3,
-                            label=f'{label}, {combo}')
+                            label=f'{label}, {name}')
         ax.set_xticks(levels)
         ax.set_xlabel(f'noise level on {m} (1 = clean)')
         ax.set_ylabel(metric)
-        ax.set_title(f'{m} noisy, others clean', fontsize=9)
+        ax.set_title(f'{m} noisy, others clean\n(dotted: {others} alone)'
+                     if others else f'{m} noisy', fontsize=9)
         ax.spines[['top', 'right']].set_visible(False)
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, names, loc='outside right upper', fontsize=8,
