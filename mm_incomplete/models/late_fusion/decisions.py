@@ -24,6 +24,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from ..utils.checks import check_temperature
+
 
 def _stack(modal_logits: Dict[str, torch.Tensor], mask: torch.Tensor,
            names: Sequence[str]):
@@ -186,10 +188,8 @@ class _TemperatureDecision(BaseDecision):
     def __init__(self, modalities: Sequence[str], temperature: float = 1.0,
                  init_cfg=None):
         super().__init__(modalities, init_cfg)
-        if not temperature > 0:
-            raise ValueError(f'{type(self).__name__}.temperature must be > 0,'
-                             f' got {temperature!r}')
-        self.temperature = float(temperature)
+        self.temperature = check_temperature(
+            temperature, f'{type(self).__name__}.temperature')
 
 
 @MODELS.register_module()
