@@ -1,5 +1,5 @@
-"""Detached per-modality objectives (DI-MML stage 1): each modality's own
-head and one head shared by every modality.
+"""DI-MML's objectives. Stage 1 (detached, per modality): each modality's
+own head and one head shared by every modality; stage 2: the fusion head.
 
 Shorthand: B batch, M modalities, K classes, C_i channels of stage i, h x w
 a head's output size, H x W the label size, n the samples where a modality
@@ -17,6 +17,10 @@ meet in a common feature space. Each term averages over the samples where
 the modality is present (segmentation: over their labelled pixels), so a
 sample contributes only for its present modalities. Which rows are present
 is read from the record's host mask: no synchronisation.
+
+Stage 2 trains only a concat-fusion head (encoders and unimodal heads
+frozen) with CE(h_fusion([f_1; ...; f_M])) over the samples where every
+modality is present (:class:`FusionHeadLoss`).
 """
 from typing import Dict, Optional, Sequence
 
@@ -174,3 +178,44 @@ class SharedHeadLoss(_ModalityCE):
             return out[:rows.numel()]
 
         return self._losses(record, logits_of, 'loss_shared')
+
+
+@MODELS.register_module()
+class FusionHeadLoss(_ModalityCE):
+    """CE(h_fusion([f_1; ...; f_M])): the fusion head of a
+    :class:`LateFusionHead` (``fusion_head``) on the samples where every
+    modality is present (DI-MML's stage 2; the release trains it alone,
+    with encoders and unimodal heads frozen).
+
+    Args:
+        ignore_index (int): label ignored in segmentation. Defaults to 255.
+        loss_weight (float): factor. Defaults to 1.
+
+    Example:
+        >>> import torch
+        >>> from mmpretrain.structures import DataSample
+        >>> from mm_incomplete.modality import ModalityLayout
+        >>> layout = ModalityLayout(dict(rgb=3, depth=1))
+        >>> mask = torch.tensor([[True, True], [True, False]])
+        >>> rec = ForwardRecord(
+        ...     task='cls', layout=layout, mask=mask, host_mask=mask,
+        ...     inputs=torch.zeros(2, 4, 8, 8),
+        ...     data_samples=[DataSample().set_gt_label(1),
+        ...                   DataSample().set_gt_label(0)],
+        ...     fusion_logits=torch.tensor([[0., 0., 0.], [9., 0., 0.]]))
+        >>> out = FusionHeadLoss()(rec)   # the first sample only
+        >>> round(out['loss_ce_fusion'].item(), 4)
+        1.0986
+    """
+
+    def forward(self, record: ForwardRecord) -> Dict[str, torch.Tensor]:
+        rows = record.host_mask.all(1).nonzero().flatten()
+        if rows.numel() == 0:
+            return {}  # no sample with every modality: the head did not run
+        logits = record.get('fusion_logits')
+        labels = stack_labels(record.data_samples, record.task,
+                              record.inputs.device)
+        dev_rows = rows.to(record.inputs.device, non_blocking=True)
+        return dict(loss_ce_fusion=self.scaled(task_cross_entropy(
+            logits.index_select(0, dev_rows), labels.index_select(0, dev_rows),
+            self.ignore_index)))
