@@ -317,3 +317,160 @@ def test_dimml_seg_config_trains_a_step_with_duc():
     assert losses['loss_duc'] > 0
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert model.backbone.branches['depth'].conv1.weight.grad.abs().sum() > 0
+
+
+def _tiny_dimml(folder, name, data_root):
+    """configs/dimml/<name> on 4 synthetic images, batch 2."""
+    import os.path as osp
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
+    small = dict(data_root=data_root, num_train=4, num_val=2, num_test=2)
+    path = osp.join(folder, name)
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{osp.join(repo, "configs", "dimml", name)!r}]\n'
+                f'small = {small!r}\n'
+                'train_dataloader = dict(batch_size=2, dataset=small)\n'
+                'val_dataloader = dict(batch_size=2, dataset=small)\n'
+                'test_dataloader = val_dataloader\n'
+                'default_hooks = dict(logger=dict(interval=1))\n')
+    return path
+
+
+def test_stage2_chain_with_compare_seeds(tmp_path):
+    """The integrator's command: stage 1 => stage 2 with the stage-1
+    checkpoint passed as model.stage1_ckpt. Stage 2's checkpoint keeps the
+    stage-1 encoders (BN statistics included) and unimodal heads bit for
+    bit, its optimizer held only the fusion head, and its `rgb` / `depth`
+    results are stage 1's (the same frozen heads)."""
+    import importlib.util
+    import os
+    import os.path as osp
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
+    spec = importlib.util.spec_from_file_location(
+        'compare_seeds', osp.join(repo, 'tools', 'analysis',
+                                  'compare_seeds.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    data = str(tmp_path / 'data')
+    one = _tiny_dimml(str(tmp_path), 'synthetic_cls_cpu.py', data)
+    two = _tiny_dimml(str(tmp_path), 'synthetic_cls_stage2_cpu.py', data)
+    sched = tmp_path / 'sched.py'
+    sched.write_text('train_cfg = dict(max_iters=2, val_interval=100)\n'
+                     'param_scheduler = []\n'
+                     'default_hooks = dict(checkpoint=dict(interval=2, '
+                     'save_best=None))\n')
+    work = tmp_path / 'work'
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        results = tool.main([one, f'{one}=>{two}', '--seeds', '0',
+                             '--teacher-key', 'model.stage1_ckpt',
+                             '--schedule', str(sched), '--work-dir',
+                             str(work), '--out', str(tmp_path / 'res')])
+    finally:
+        os.chdir(cwd)
+    ckpt1 = work / 'synthetic_cls_cpu' / 'seed0' / 'iter_2.pth'
+    ckpt2 = work / 'synthetic_cls_stage2_cpu' / 'seed0' / 'iter_2.pth'
+    s1 = torch.load(ckpt1, map_location='cpu', weights_only=False)
+    s2 = torch.load(ckpt2, map_location='cpu', weights_only=False)
+    frozen = [k for k in s1['state_dict']
+              if k.startswith(('backbone.', 'head.heads.'))]
+    assert any('running_mean' in k for k in frozen)
+    assert all(torch.equal(s1['state_dict'][k], s2['state_dict'][k])
+               for k in frozen)
+    fusion = [k for k in s2['state_dict'] if k.startswith('head.fusion')]
+    assert sorted(fusion) == ['head.fusion_head.fc.bias',
+                              'head.fusion_head.fc.weight']
+    groups = s2['optimizer']['param_groups']
+    assert sum(len(g['params']) for g in groups) == 2  # fc weight + bias
+    assert len(s2['optimizer']['state']) == 2
+    r1 = results['synthetic_cls_cpu']['per_seed']
+    r2 = results['synthetic_cls_stage2_cpu']['per_seed']
+    assert r1['rgb'] == r2['rgb'] and r1['depth'] == r2['depth']
+
+
+@pytest.mark.parametrize('task', ['cls', 'seg'])
+def test_joint_baseline_one_loss_and_single_modality_is_its_head(task):
+    """configs/dimml/synthetic_<task>_joint_cpu.py: the stage-1
+    architecture trained with ONE cross-entropy on the summed logits (both
+    encoders learn from it); under `rgb` / `depth` the decision returns
+    exactly that head's logits, so those columns are the unimodal heads'
+    accuracy after joint training."""
+    from mmengine.registry import MODELS
+    cfg = Config.fromfile(f'configs/dimml/synthetic_{task}_joint_cpu.py')
+    init_default_scope(cfg.default_scope)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert len(model.method_losses) == 0 and not cfg.custom_hooks
+    if task == 'cls':
+        samples = [DataSample().set_gt_label(i % 8) for i in range(2)]
+        size = 32
+    else:
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        samples = [SegDataSample(
+            metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)),
+            gt_sem_seg=PixelData(data=torch.randint(0, 9, (1, 64, 64))))
+            for _ in range(2)]
+        size = 64
+    set_modality_masks(samples, torch.ones(2, 2, dtype=torch.bool))
+    x = torch.rand(2, 4, size, size)
+    losses = model.loss(x, samples)
+    key = 'loss' if task == 'cls' else 'decode.loss_ce'
+    assert [k for k in losses if 'loss' in k] == [key]
+    losses[key].backward()
+    for name in ('rgb', 'depth'):  # one objective reaches both encoders
+        assert model.backbone.branches[name].conv1.weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        modal = model._modal_heads(model.backbone.encode(x))
+        rgb, depth, both = model.logits_for_masks(
+            x, [torch.tensor([[True, False]] * 2),
+                torch.tensor([[False, True]] * 2), torch.ones(2, 2).bool()])
+    assert torch.equal(rgb, modal['rgb']) and torch.equal(depth,
+                                                          modal['depth'])
+    torch.testing.assert_close(both, modal['rgb'] + modal['depth'])
+
+
+@pytest.mark.parametrize('task', ['cls', 'seg'])
+def test_stage2_configs_train_the_fusion_head_alone(task):
+    """synthetic_<task>_stage2_cpu.py: the frozen modules stay in eval mode
+    without gradients, the only loss is the fusion head's, and it reaches
+    the fusion head alone; every combination predicts."""
+    from mmengine.registry import MODELS
+    cfg = Config.fromfile(f'configs/dimml/synthetic_{task}_stage2_cpu.py')
+    assert cfg.model.stage1_ckpt == \
+        f'work_dirs/dimml/synthetic_{task}_cpu/iter_600.pth'
+    assert cfg.train_cfg.max_iters == 80 and cfg.param_scheduler == []
+    assert cfg.optim_wrapper.constructor == \
+        'TrainableParamsOptimWrapperConstructor'
+    init_default_scope(cfg.default_scope)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)  # the checkpoint loads in init_weights
+    model.train()
+    head = model.task_head
+    assert not model.backbone.training and not head.heads.training
+    if task == 'cls':
+        samples = [DataSample().set_gt_label(i % 8) for i in range(2)]
+        size = 32
+    else:
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        samples = [SegDataSample(
+            metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)),
+            gt_sem_seg=PixelData(data=torch.randint(0, 9, (1, 64, 64))))
+            for _ in range(2)]
+        size = 64
+    set_modality_masks(samples, torch.ones(2, 2, dtype=torch.bool))
+    x = torch.rand(2, 4, size, size)
+    losses = model.loss(x, samples)
+    assert list(losses) == ['loss_ce_fusion']
+    losses['loss_ce_fusion'].backward()
+    learnt = {n.split('.')[1] for n, p in model.named_parameters()
+              if p.grad is not None}
+    assert learnt == {'fusion_head'}
+    model.eval()
+    with torch.no_grad():
+        out = model.predict_combinations(x, samples)
+    assert sorted(out) == ['depth', 'rgb', 'rgb+depth']
