@@ -105,7 +105,7 @@ def test_paper_model_output_and_neck_shapes():
 
 @pytest.mark.parametrize('name', ['dimml/nyud_rgbd.py',
                                   'dimml/sunrgbd_scene.py'])
-def test_dimml_paper_configs_build_and_train_a_step(name):
+def test_dimml_paper_configs_build_and_train_a_step(name, tmp_path):
     """DI-MML's RGB-D configs: detached per-modality heads, the shared head
     and DUC on the last stage's channels (a step with a split set), in the
     setting of the other configs of the dataset."""
@@ -141,6 +141,14 @@ def test_dimml_paper_configs_build_and_train_a_step(name):
         # wiring with 32 channels (in_channels, feat_dim: the config's)
         cfg.model.decode_head.head.channels = 32
         cfg.model.method_losses.shared.head.channels = 32
+        # the detached losses are the class-weighted CE of the other
+        # NYUDv2 configs, here with weights from a file of this test
+        weights = tmp_path / 'w.json'
+        weights.write_text(str([1.0 + i / 40 for i in range(40)]))
+        for term in ('unimodal', 'shared'):
+            loss = cfg.model.method_losses[term].loss
+            assert loss == head.head.loss_decode
+            loss.class_weight_file = str(weights)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         torch.manual_seed(0)
         model = MODELS.build(cfg.model) if seg else \

@@ -2,7 +2,8 @@
 # release has no RGB-D experiment): two ImageNet-initialised ResNet-50
 # branches without fusion inside the encoder, one UPerHead per modality
 # trained on its own modality only (UnimodalTaskLoss), one UPerHead shared
-# by both modalities (SharedHeadLoss, w = 1), the DUC loss (T = 50) on up to
+# by both modalities (SharedHeadLoss, w = 1), both with the class-weighted
+# cross-entropy of the other NYUDv2 configs, the DUC loss (T = 50) on up to
 # 1024 labelled last-stage pixels per batch from iteration 4000 on, full
 # modalities in training; ESANet's augmentation, 480 x 640, batch 8, SGD
 # Nesterov lr 0.01, 300 epochs of 100 iterations, one-cycle (the schedule
@@ -37,8 +38,13 @@ model = dict(
         decision=dict(type='CertaintyWeightedDecision', temperature=1.0),
         fused_loss=False),
     method_losses=dict(
-        unimodal=dict(type='UnimodalTaskLoss'),
-        shared=dict(type='SharedHeadLoss', head=uper_head, loss_weight=1.0),
+        # the median-frequency class-weighted CE of the other NYUDv2 configs
+        unimodal=dict(type='UnimodalTaskLoss', loss={{_base_.task_loss}}),
+        shared=dict(
+            type='SharedHeadLoss',
+            head=uper_head,
+            loss={{_base_.task_loss}},
+            loss_weight=1.0),
         duc=dict(
             type='DUCLoss',
             modalities={{_base_.modalities}},

@@ -1,9 +1,9 @@
 # DI-MML stage 1 on SUN RGB-D scene classification (19 classes, RGB-D; the
 # release has no RGB-D experiment) in the release's setting: one ResNet-18
 # encoder per modality trained from scratch (as the release; for ImageNet
-# weights a child config adds to model.backbone
-# init_cfg=dict(type='PretrainedBranches', checkpoint='torchvision://resnet18')),
-# no fusion inside the encoder, one linear head per modality trained on its own
+# weights a child config adds to model.backbone init_cfg=dict(
+# type='PretrainedBranches', checkpoint='torchvision://resnet18')), no
+# fusion inside the encoder, one linear head per modality trained on its own
 # modality only (UnimodalTaskLoss), one linear head shared by both
 # (SharedHeadLoss, w = 1), the DUC loss (T = 50, as for the release's image
 # sets CREMA-D/ModelNet40) from epoch 20 on; full modalities in training;

@@ -7,7 +7,8 @@
 # weighting over the present modalities' heads and, where every modality is
 # present, the fusion head.
 #   python tools/train.py configs/dimml/synthetic_cls_stage2_cpu.py \
-#       --cfg-options model.stage1_ckpt=work_dirs/dimml/synthetic_cls_cpu/iter_600.pth
+#       --cfg-options \
+#       model.stage1_ckpt=work_dirs/dimml/synthetic_cls_cpu/iter_600.pth
 _base_ = ['./synthetic_cls_cpu.py']
 stage1_ckpt = 'work_dirs/dimml/synthetic_cls_cpu/iter_600.pth'
 # the release's stage 2: 20 epochs after 150 of stage 1, its stage-1 lr

@@ -7,7 +7,8 @@
 # per-pixel certainty-aware weighting over the present modalities' heads
 # and, where every modality is present, the fusion head.
 #   python tools/train.py configs/dimml/synthetic_seg_stage2_cpu.py \
-#       --cfg-options model.stage1_ckpt=work_dirs/dimml/synthetic_seg_cpu/iter_600.pth
+#       --cfg-options \
+#       model.stage1_ckpt=work_dirs/dimml/synthetic_seg_cpu/iter_600.pth
 _base_ = ['./synthetic_seg_cpu.py']
 stage1_ckpt = 'work_dirs/dimml/synthetic_seg_cpu/iter_600.pth'
 # scaled as synthetic_cls_stage2_cpu.py: 600 * 20 / 150 = 80 iterations,

@@ -492,3 +492,40 @@ def test_stage2_configs_train_the_fusion_head_alone(task):
     with torch.no_grad():
         out = model.predict_combinations(x, samples)
     assert sorted(out) == ['depth', 'rgb', 'rgb+depth']
+
+
+def test_detached_losses_take_a_task_loss(tmp_path):
+    """`loss=`: the per-modality terms use a task loss (here the NYUDv2
+    configs' class-weighted CE, averaged over the weights of the labelled
+    pixels) instead of the plain cross-entropy."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    layout = ModalityLayout(LAYOUT)
+    mask = torch.tensor([[True, True], [False, True]])
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (2, 4, 4), generator=g)
+    labels[0, 0] = 255
+    samples = [SegDataSample(gt_sem_seg=PixelData(data=y[None]))
+               for y in labels]
+    logits = {n: torch.randn(2, 3, 4, 4, generator=g) for n in LAYOUT}
+    rec = ForwardRecord(task='seg', layout=layout, mask=mask,
+                        host_mask=mask, inputs=torch.zeros(2, 4, 4, 4),
+                        data_samples=samples, modal_logits=logits)
+    weight = torch.tensor([1.0, 2.0, 4.0])
+    (tmp_path / 'w.json').write_text(str(weight.tolist()))
+    loss = UnimodalTaskLoss(loss=dict(
+        type='FileWeightedCrossEntropyLoss',
+        class_weight_file=str(tmp_path / 'w.json')))
+    out = loss(rec)
+    for name, rows in (('rgb', [0]), ('depth', [0, 1])):
+        y = labels[rows]
+        nll = F.cross_entropy(logits[name][rows], y, weight=weight,
+                              ignore_index=255, reduction='sum')
+        ref = nll / weight[y[y != 255]].sum()
+        assert out[f'loss_ce_{name}'].item() == pytest.approx(ref.item(),
+                                                              rel=1e-5)
+    plain = UnimodalTaskLoss()(rec)['loss_ce_rgb']
+    assert plain.item() != pytest.approx(out['loss_ce_rgb'].item())
+    with pytest.raises(ValueError, match="registered by both mmseg and "
+                                         "mmpretrain: add _scope_"):
+        UnimodalTaskLoss(loss=dict(type='CrossEntropyLoss'))
