@@ -34,6 +34,7 @@ from mmengine.registry import MODELS
 
 from mm_incomplete.modality import ModalityLayout
 from ..losses.precision import fp32_loss
+from ..utils.checks import check_temperature
 from .base import BaseMethodLoss
 from .record import ForwardRecord
 from .unimodal_losses import stack_labels
@@ -161,11 +162,9 @@ class DUCLoss(BaseMethodLoss):
                  loss_weight: float = 1.0, init_cfg: Optional[dict] = None):
         super().__init__(loss_weight, init_cfg)
         self.layout = ModalityLayout(modalities, 'DUCLoss.modalities')
-        if not temperature > 0:
-            raise ValueError(f'DUCLoss.temperature must be > 0, got '
-                             f'{temperature!r}')
         self.feat_dim = int(feat_dim)
-        self.temperature = float(temperature)
+        self.temperature = check_temperature(temperature,
+                                             'DUCLoss.temperature')
         self.max_pixels = int(max_pixels)
         self.ignore_index = ignore_index
         self.register_buffer(

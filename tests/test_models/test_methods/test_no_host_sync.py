@@ -30,6 +30,11 @@ PRE = dict(modalities=LAYOUT, mean=dict(rgb=[120.] * 3, depth=[3.]),
            train_sampler=dict(type='ModDrop', drop_prob=0.5, seed=0))
 
 
+# DI-MML's detached per-modality losses and its stage-2 fusion-head loss
+_DIMML = dict(unimodal=dict(type='UnimodalTaskLoss'),
+              fusion=dict(type='FusionHeadLoss'))
+
+
 def _seg(late=False, combinations=('depth', ), decode_head=None):
     methods = dict(
         hard=dict(type='CombinationRegularizer', modalities=LAYOUT,
@@ -43,6 +48,10 @@ def _seg(late=False, combinations=('depth', ), decode_head=None):
         kw = dict(decode_head=dict(
             type='LateFusionHead', head=fcn(), modalities=LAYOUT,
             decision=dict(type='CertaintyWeightedDecision')))
+    if late == 'fusion':  # DI-MML: detached heads + a concat-fusion head
+        kw['decode_head'].update(fusion_head=fcn(in_channels=128),
+                                 fused_loss=False)
+        kw['method_losses'] = _DIMML
     if decode_head is not None:
         kw['decode_head'] = decode_head
     model = seg_model(data_preprocessor=dict(
@@ -71,6 +80,11 @@ def _cls(late=False, combinations=('depth', )):
             type='LateFusionHead', head=linear(), modalities=LAYOUT,
             decision=dict(type='UncertaintyWeightedDecision'),
             uncertainty=dict(type='PredictiveEntropy')))
+    if late == 'fusion':  # DI-MML: detached heads + a concat-fusion head
+        kw['head'].update(decision=dict(type='CertaintyWeightedDecision'),
+                          fusion_head=linear(in_channels=128),
+                          fused_loss=False)
+        kw['method_losses'] = _DIMML
     model = cls_model(data_preprocessor=PRE, **kw)
     batch = dict(inputs=[torch.rand(4, 32, 32) * 255 for _ in range(6)],
                  data_samples=[DataSample().set_gt_label(i % 4)
@@ -86,10 +100,13 @@ def _step(model, batch):
 
 
 @pytest.mark.parametrize('build', [_seg, _cls], ids=['seg', 'cls'])
-@pytest.mark.parametrize('variant', ['dmrnet', 'dmrnet-mining', 'late'])
+@pytest.mark.parametrize('variant', ['dmrnet', 'dmrnet-mining', 'late',
+                                     'late-fusion-head'])
 def test_training_step_reads_nothing_from_the_device(build, variant):
     torch.manual_seed(0)
-    model, batch = build(late=variant == 'late',
+    model, batch = build(late={'late': True,
+                               'late-fusion-head': 'fusion'}.get(variant,
+                                                                 False),
                          combinations=None if variant == 'dmrnet-mining'
                          else ['depth'])
     model.train()
@@ -101,6 +118,8 @@ def test_training_step_reads_nothing_from_the_device(build, variant):
     assert guard.ours == [], '\n'.join(guard.ours)
     assert guard.others == [], '\n'.join(guard.others)
     assert losses  # the guarded step ran
+    if variant == 'late-fusion-head':  # ModDrop: some samples have both
+        assert 'loss_ce_fusion' in losses
     if variant == 'dmrnet-mining':
         assert model.method_losses.hard.selector.score_count.sum() == 12
 
