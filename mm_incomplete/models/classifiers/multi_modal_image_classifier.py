@@ -39,6 +39,12 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
         method_losses (list[dict] | dict[str, dict], optional):
             :class:`BaseMethodLoss` configs (a dict names them), each given
             the :class:`ForwardRecord` of every training step.
+        frozen_modules (list[str], optional): modules of an earlier
+            training stage (e.g. ``['backbone', 'head.heads']``): no
+            gradients, always in eval mode, loaded from ``stage1_ckpt``
+            when training starts (``init_weights``).
+        stage1_ckpt (str, optional): the earlier stage's checkpoint
+            (strict for the frozen modules: errors name the file and keys).
         **kwargs: the other ``ImageClassifier`` arguments.
 
     Example:
@@ -63,14 +69,15 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
 
     def __init__(self, backbone: dict, *args,
                  data_preprocessor: Optional[dict] = None,
-                 method_losses=None, **kwargs):
+                 method_losses=None, frozen_modules=None, stage1_ckpt=None,
+                 **kwargs):
         if isinstance(data_preprocessor, dict):
             data_preprocessor = dict(data_preprocessor)
             data_preprocessor.setdefault('type',
                                          'MultiModalClsDataPreProcessor')
         super().__init__(backbone, *args,
                          data_preprocessor=data_preprocessor, **kwargs)
-        self.init_multi_modal(method_losses)
+        self.init_multi_modal(method_losses, frozen_modules, stage1_ckpt)
 
     @property
     def task_head(self):
