@@ -89,9 +89,13 @@ def declared_layout(cfg, option: str, registry) -> Optional[Source]:
     Example:
         >>> from mmseg.registry import MODELS
         >>> declared_layout(dict(type='MultiBranchResNet',
-        ...                      modalities='rgb:3,ir:1:other'),
+        ...                      modalities='rgb:3,thermal:1:other'),
         ...                 'backbone', MODELS)
-        (ModalityLayout('rgb:3,ir:1:other'), 'backbone.modalities')
+        (ModalityLayout('rgb:3,thermal:1:other'), 'backbone.modalities')
+        >>> declared_layout(dict(type='UDMLBackbone', backbone=dict(
+        ...     type='MultiBranchResNet', modalities='rgb:3')), 'backbone',
+        ...     MODELS)[1]
+        'backbone.backbone.modalities'
     """
     if isinstance(cfg, nn.Module):
         layout = _layout_of_module(cfg)
