@@ -51,8 +51,7 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
         >>> import torch
         >>> from mmpretrain.structures import DataSample
         >>> model = MultiModalImageClassifier(
-        ...     backbone=dict(type='MultiBranchResNet',
-        ...                   modalities=dict(rgb=3, depth=1), depth=18,
+        ...     backbone=dict(type='MultiBranchResNet', depth=18,
         ...                   base_channels=8, out_indices=(3, )),
         ...     neck=dict(type='GlobalAveragePooling'),
         ...     head=dict(type='LinearClsHead', num_classes=5,
@@ -63,6 +62,8 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
         ...     torch.rand(2, 4, 32, 32), [DataSample(), DataSample()])
         >>> sorted(out), out['rgb'][0].pred_score.shape
         (['depth', 'rgb', 'rgb+depth'], torch.Size([5]))
+        >>> model.backbone.layout  # the data preprocessor's
+        ModalityLayout('rgb:3,depth:1')
     """
 
     task = 'cls'

@@ -162,7 +162,7 @@ def fill_layout(cfg, source: Source, option: str, registry):
     if takes_layout(cls):
         given = cfg.get(LAYOUT_ARG)
         if given is None:
-            out = dict(cfg)
+            out = type(cfg)(cfg)  # a ConfigDict stays one
             out[LAYOUT_ARG] = layout
         else:
             where = f'{option}.{LAYOUT_ARG}'
@@ -171,7 +171,7 @@ def fill_layout(cfg, source: Source, option: str, registry):
                 raise _mismatch(where, own, source)
     for child in getattr(cls, 'layout_children', ()):
         if cfg.get(child) is not None:
-            out = dict(cfg) if out is None else out
+            out = type(cfg)(cfg) if out is None else out
             out[child] = fill_layout(cfg[child], source, f'{option}.{child}',
                                      registry)
     return cfg if out is None else out
