@@ -209,3 +209,73 @@ def test_verdicts_by_hand(tool):
         'undecided (one seed).' in md
     with pytest.raises(KeyError, match="seed 0 .* no 'aAcc'"):
         tool.summarise([_fake_run(0, rgb=1.0)], 'aAcc', 'x')
+
+
+def test_schedule_keeps_the_configs_combinations(tool, capsys):
+    """The comparison schedule sets combinations='all'; merged as is it
+    would test the RGB-only student under `depth` (which it cannot run) and
+    the depth-only teacher under `rgb` (a branch it never trained)."""
+    sched_file = osp.join(REPO, 'configs', '_base_', 'schedules',
+                          'cpu_seg_600it.py')
+    sched = tool.load_schedule(sched_file)
+    assert 'combinations' not in sched['val_cfg']
+    assert 'combinations' not in sched['test_cfg']
+    assert sched['train_cfg']['max_iters'] == 600
+    assert "test_cfg.combinations='all' not merged" in capsys.readouterr().out
+    seen = {}
+    for rel, combos in (
+            ('onestage/synthetic_seg_rgb_only_cpu.py', 'rgb'),
+            ('onestage/synthetic_seg_cpu.py', 'rgb'),
+            ('onestage/synthetic_seg_depth_teacher_cpu.py', 'depth'),
+            ('baselines/multi_branch_full_synthetic_seg_cpu.py', 'all')):
+        cfg, fp = tool._build_cfg(osp.join(REPO, 'configs', rel), 0, {},
+                                  'wd/x', 'test', sched)
+        assert cfg.test_cfg.combinations == combos, rel
+        assert cfg.val_cfg.combinations == combos, rel
+        assert cfg.train_cfg.max_iters == 600, rel
+        seen[rel] = fp
+    # for a config that evaluates every combination the resolved config is
+    # the one the whole schedule gives (its finished runs stay reusable)
+    from mmengine.config import Config
+
+    from mm_incomplete.utils.launch import load_config
+    whole = load_config(osp.join(
+        REPO, 'configs', 'baselines',
+        'multi_branch_full_synthetic_seg_cpu.py'))
+    whole.merge_from_dict(Config.fromfile(sched_file).to_dict())
+    whole.merge_from_dict({'randomness.seed': 0})
+    assert tool._fingerprint(whole) == \
+        seen['baselines/multi_branch_full_synthetic_seg_cpu.py']
+
+
+def test_compare_on_the_shared_combinations(tool):
+    """RGB-only models against the RGB-D model compare `rgb`; a depth-only
+    teacher shares nothing with them and is not compared."""
+    rgb_only = tool.summarise([_fake_run(0, rgb=30.0),
+                               _fake_run(1, rgb=32.0)], 'mIoU', 'r')
+    rgbd = tool.summarise(
+        [_fake_run(0, **{'rgb+depth': 40.0, 'rgb': 29.0, 'depth': 20.0}),
+         _fake_run(1, **{'rgb+depth': 42.0, 'rgb': 33.0, 'depth': 21.0})],
+        'mIoU', 'f')
+    teacher = tool.summarise([_fake_run(0, depth=22.0),
+                              _fake_run(1, depth=23.0)], 'mIoU', 't')
+    cmp = tool.compare(rgbd, rgb_only)
+    assert cmp['over'] == 'on rgb' and cmp['shared'] == ['rgb']
+    assert cmp['per_seed_difference'] == [-1.0, 1.0]  # not 33 - 30 etc.
+    assert cmp['verdict'] == 'does not beat' and cmp['difference'] == 0.0
+    two = tool.summarise([_fake_run(0, rgb=31.0, depth=30.0),
+                          _fake_run(1, rgb=35.0, depth=31.0)], 'mIoU', 'w')
+    cmp2 = tool.compare(two, rgbd)
+    assert cmp2['over'] == 'mean over rgb, depth'
+    assert cmp2['per_seed_difference'] == pytest.approx(
+        [(31 + 30 - 29 - 20) / 2, (35 + 31 - 33 - 21) / 2])
+    none = tool.compare(teacher, rgb_only)
+    assert none['verdict'] == 'no common combination'
+    assert none['difference'] is None
+    results = dict(R=rgb_only, F=dict(rgbd, vs_baseline=cmp),
+                   T=dict(teacher, vs_baseline=none))
+    md = tool.markdown(results, 'mIoU', [0, 1], 'R', 'cmd')
+    assert '| T | - | - | 22.50 ± 0.71 | 22.50 ± 0.71 |' in md
+    assert '- F vs R, on rgb: +0.00 ± 1.41 (per seed -1.00, +1.00): ' \
+        'does not beat.' in md
+    assert '- T vs R: no combination in common, not compared.' in md

@@ -11,7 +11,8 @@ method: for each seed the teacher is trained first (same seed) and its last
 checkpoint handed to the student as ``--teacher-key`` (default
 ``model.teacher_ckpt``). Each (config, seed) run trains the config with
 ``randomness.seed`` set, tests its last checkpoint on the test split under
-every combination (``MultiCombinationTestLoop``) and keeps the record in
+the combinations of the config's ``test_cfg`` (``MultiCombinationTestLoop``;
+``'all'`` for most configs) and keeps the record in
 ``<work-dir>/<config name>/seed<N>/``. Runs already finished are reused (the
 script can be stopped and started again), but only if the resolved config
 is the same as when the run was made; otherwise it stops and names the run
@@ -21,10 +22,20 @@ or a teacher shared by several specs) reuses that run instead of training
 the same model twice.
 
 ``--schedule FILE`` merges a schedule file (e.g.
-``configs/_base_/schedules/cpu_seg_compare.py``) into every config, teachers
+``configs/_base_/schedules/cpu_seg_600it.py``) into every config, teachers
 included, before ``--cfg-options``: its ``train_cfg``, ``param_scheduler``,
 ``optim_wrapper`` and hooks replace or update the configs' own, the way a
-later ``_base_`` entry would.
+later ``_base_`` entry would. The schedule sets how a model is trained, not
+what it is evaluated on: the ``combinations`` of its ``val_cfg`` /
+``test_cfg`` are not merged (the script says so), so a model that uses
+some combinations only keeps them (a depth-only teacher: ``depth``; a
+student that reads RGB alone: ``rgb``) instead of being evaluated under
+combinations it never trained on or cannot run.
+
+Methods are compared with ``--baseline`` on the mean over the combinations
+both evaluate: the mean over combinations where their combinations are the
+same, the mean over the shared ones otherwise (the line names them), and
+no comparison where they share none.
 
 Outputs, ``PREFIX`` defaulting to ``<work-dir>/results``:
 
@@ -131,7 +142,8 @@ def _fingerprint(cfg) -> str:
 
 
 def load_schedule(path: Optional[str]) -> dict:
-    """The variables of a schedule file as a dict (empty for None)."""
+    """The variables of a schedule file as a dict (empty for None), less
+    the ``combinations`` of its ``val_cfg`` / ``test_cfg``."""
     if path is None:
         return {}
     from mmengine.config import Config
@@ -145,6 +157,12 @@ def load_schedule(path: Optional[str]) -> dict:
         raise ValueError(f'--schedule {path}: a schedule defines train_cfg '
                          f'and only {sorted(known)}; found {sorted(sched)}')
     sched.pop('max_iters', None)
+    for loop in ('val_cfg', 'test_cfg'):
+        if 'combinations' in sched.get(loop, {}):
+            dropped = sched[loop].pop('combinations')
+            print(f'[compare] --schedule {path}: {loop}.combinations='
+                  f'{dropped!r} not merged; every config keeps its own',
+                  flush=True)
     return sched
 
 
@@ -227,9 +245,10 @@ def run_one(config: str, seed: int, work_root: str, options: dict,
     train_s = time.time() - start
     del runner
     gc.collect()
-    print(f'[compare] test {ckpt} under every combination', flush=True)
     cfg, _ = _build_cfg(config, seed, options, osp.join(wd, 'test'), 'test',
                         schedule)
+    print(f'[compare] test {ckpt} under test_cfg.combinations='
+          f'{cfg.test_cfg.get("combinations", "all")!r}', flush=True)
     cfg.load_from = ckpt
     runner = build_runner(cfg)
     runner.test()
@@ -286,8 +305,20 @@ def summarise(runs: Sequence[dict], metric: str, label: str) -> dict:
     return dict(combinations=combos, per_seed=per_seed, summary=summary)
 
 
+def _shared_mean(res: dict, combos: Sequence[str]) -> np.ndarray:
+    """Per-seed mean of ``res`` over ``combos`` (N,)."""
+    return np.mean([res['per_seed'][c] for c in combos], axis=0)
+
+
 def compare(method: dict, baseline: dict) -> dict:
-    """Mean-over-combinations difference to the baseline, paired by seed.
+    """Difference to the baseline, paired by seed, on what both evaluate.
+
+    Where both evaluate the same combinations, the difference of their
+    means over combinations (``over='mean over combinations'``); where
+    they share some, of their means over the shared ones (``over='mean
+    over rgb, depth'``, ``'on rgb'`` for one); where they share none
+    (a depth-only teacher against an RGB-only model), no difference:
+    ``verdict='no common combination'`` and ``difference`` None.
 
     ``verdict`` is ``'beats'`` where the mean difference is positive and
     larger than the std of the per-seed differences, ``'within spread'``
@@ -295,22 +326,34 @@ def compare(method: dict, baseline: dict) -> dict:
     ``'undecided (one seed)'`` with a single seed (no spread to compare
     with).
     """
-    a = np.asarray(method['per_seed']['mean'])
-    b = np.asarray(baseline['per_seed']['mean'])
+    own = [c for c in method['combinations'] if c != 'mean']
+    base = [c for c in baseline['combinations'] if c != 'mean']
+    shared = [c for c in own if c in base]
+    if sorted(own) == sorted(base):
+        over = 'mean over combinations'
+        a = np.asarray(method['per_seed']['mean'])
+        b = np.asarray(baseline['per_seed']['mean'])
+    elif shared:
+        over = (f'on {shared[0]}' if len(shared) == 1 else
+                f'mean over {", ".join(shared)}')
+        a, b = _shared_mean(method, shared), _shared_mean(baseline, shared)
+    else:
+        return dict(over=None, shared=[], difference=None,
+                    difference_std=None, per_seed_difference=None,
+                    verdict='no common combination')
     if a.shape != b.shape:
         raise ValueError('method and baseline ran different numbers of '
                          'seeds')
     diff = a - b
     mean = float(diff.mean())
+    out = dict(over=over, shared=shared, difference=mean,
+               difference_std=None, per_seed_difference=diff.tolist())
     if len(diff) < 2:
-        return dict(difference=mean, difference_std=None,
-                    per_seed_difference=diff.tolist(),
-                    verdict='undecided (one seed)')
+        return dict(out, verdict='undecided (one seed)')
     spread = float(diff.std(ddof=1))
     verdict = ('beats' if mean > spread else
                'within spread' if mean > 0 else 'does not beat')
-    return dict(difference=mean, difference_std=spread,
-                per_seed_difference=diff.tolist(), verdict=verdict)
+    return dict(out, difference_std=spread, verdict=verdict)
 
 
 def _cell(summary: dict) -> str:
@@ -340,11 +383,15 @@ def markdown(results: Dict[str, dict], metric: str, seeds: Sequence[int],
         if label == baseline:
             continue
         cmp = res['vs_baseline']
+        if cmp['difference'] is None:
+            lines.append(f'- {label} vs {baseline}: no combination in '
+                         'common, not compared.')
+            continue
         diffs = ', '.join(f'{d:+.2f}' for d in cmp['per_seed_difference'])
         spread = '' if cmp['difference_std'] is None else \
             f' ± {cmp["difference_std"]:.2f}'
         lines.append(
-            f'- {label} vs {baseline}, mean over combinations: '
+            f'- {label} vs {baseline}, {cmp["over"]}: '
             f'{cmp["difference"]:+.2f}{spread} (per seed {diffs}): '
             f'{cmp["verdict"]}.')
     return '\n'.join(lines) + '\n'

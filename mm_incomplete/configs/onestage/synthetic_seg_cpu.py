@@ -19,7 +19,7 @@ model = dict(
     type='SegDistiller',
     student=student,
     teacher=teacher,
-    teacher_ckpt='work_dirs/synthetic_seg_depth_teacher_cpu/iter_1600.pth',
+    teacher_ckpt='work_dirs/synthetic_seg_depth_teacher_cpu/iter_600.pth',
     teacher_combination='depth',
     student_recorders=dict(
         hall1=hall + '.layer1', hall2=hall + '.layer2',

@@ -5,7 +5,9 @@ Shorthand: none (losses are scalars).
 With a learning rate far too high the loss turns NaN and stays so; mmengine
 goes on to the end, saves NaN weights and even marks them "best". This hook
 raises at the first iteration whose loss terms (every logged value whose name
-contains ``loss``) are not finite, before the checkpoint hook runs.
+contains ``loss``) are not finite, before the checkpoint hook runs. It reads
+the device once per iteration (one flag for all terms); the terms' values
+are read only to name the bad ones.
 """
 import math
 
@@ -32,14 +34,20 @@ class NonFiniteLossHook(Hook):
                          outputs=None) -> None:
         if not isinstance(outputs, dict):
             return
-        bad = {}
-        for name, value in outputs.items():
-            if 'loss' not in name:
-                continue
-            value = float(value.detach().float().mean()) if torch.is_tensor(
-                value) else float(value)
-            if not math.isfinite(value):
-                bad[name] = value
+        names = [k for k in outputs if 'loss' in k]
+        if not names:
+            return
+        values = [outputs[k] for k in names]
+        device = next((v.device for v in values if torch.is_tensor(v)),
+                      torch.device('cpu'))
+        terms = torch.stack([
+            v.detach().float().mean().to(device) if torch.is_tensor(v) else
+            torch.tensor(float(v), device=device) for v in values])
+        # one read of the device per iteration, not one per term
+        if bool(torch.isfinite(terms).all()):
+            return
+        bad = {k: v for k, v in zip(names, terms.tolist())
+               if not math.isfinite(v)}
         if bad:
             terms = ', '.join(f'{k}={v}' for k, v in bad.items())
             raise FloatingPointError(

@@ -26,6 +26,7 @@ the image-level weights apply at every fusion point. Before the switch
 2 f_m. Computed in :meth:`fuse`, so ``predict_combinations`` (encode once,
 fuse per mask) gets each combination's own weights.
 """
+import math
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
@@ -43,10 +44,24 @@ def udml_fusion_weights(sigma: torch.Tensor, mask: torch.Tensor,
     """w_bm = n_b (mask_bm sigma_bm^-2 / R_m) / sum_j mask_bj sigma_bj^-2 /
     R_j; zero for absent modalities, rows sum to n_b.
 
+    Computed as n_b softmax_m(-2 log sigma_bm - log R_m) over the present
+    modalities, which is finite for any positive sigma and R (the direct
+    ratio overflows to inf / inf = NaN when sigma^-2 / R exceeds the float
+    range). **Floor**: sigma and R at or below the smallest positive normal
+    number of the dtype (``torch.finfo(dtype).tiny``) are read as that
+    number, i.e. the weights take their limit as R_m -> 0+ (or sigma_m ->
+    0+): all the weight goes to the modality whose reliance (or noise)
+    vanished, instead of NaN. R_m = 0 is reachable in training: R is an EMA
+    of L1 norms of logits and underflows to 0 when a modality's
+    single-modality logits stay 0 (a dead branch), which ``reliance_<m>``
+    in the training log shows. Negative or non-finite R cannot come from
+    training and are refused where a checkpoint is loaded
+    (:meth:`UDMLBackbone._load_from_state_dict`).
+
     Args:
         sigma (Tensor): (B, M) estimated noise level (> 0).
         mask (Tensor): (B, M) bool, True = present (same device).
-        reliance (Tensor): (M, ) R_m > 0.
+        reliance (Tensor): (M, ) R_m >= 0.
 
     Example:
         >>> sigma = torch.tensor([[1., 2.]])
@@ -54,6 +69,10 @@ def udml_fusion_weights(sigma: torch.Tensor, mask: torch.Tensor,
         ...                         torch.tensor([1., 1.]))
         >>> [round(v, 2) for v in w[0].tolist()]   # 2 * (1, 1/4) / 1.25
         [1.6, 0.4]
+        >>> w = udml_fusion_weights(sigma, torch.ones(1, 2).bool(),
+        ...                         torch.tensor([0., 1.]))  # R_rgb -> 0+
+        >>> [round(v, 2) for v in w[0].tolist()]
+        [2.0, 0.0]
     """
     if sigma.dim() != 2 or sigma.shape != mask.shape or \
             reliance.shape != sigma.shape[1:]:
@@ -61,11 +80,14 @@ def udml_fusion_weights(sigma: torch.Tensor, mask: torch.Tensor,
             f'udml_fusion_weights: sigma (B, M), mask (B, M) and reliance '
             f'(M, ) expected, got {tuple(sigma.shape)}, {tuple(mask.shape)}'
             f' and {tuple(reliance.shape)}')
-    present = mask.to(sigma.dtype)
-    u = present * sigma.pow(-2) / reliance.to(sigma.dtype)[None]
-    n = present.sum(1, keepdim=True)
-    return n * u / u.sum(1, keepdim=True).clamp(min=torch.finfo(
-        sigma.dtype).tiny)
+    tiny = torch.finfo(sigma.dtype).tiny
+    log_u = -2 * sigma.clamp(min=tiny).log() - reliance.to(
+        sigma.dtype).clamp(min=tiny).log()[None]
+    log_u = log_u.masked_fill(~mask, float('-inf'))
+    # a row without any present modality (n_b = 0): weights 0, not NaN
+    log_u = log_u.masked_fill(~mask.any(1, keepdim=True), 0.0)
+    n = mask.to(sigma.dtype).sum(1, keepdim=True)
+    return n * torch.softmax(log_u, dim=1)
 
 
 class NoiseUncertaintyEstimator(nn.Module):
@@ -177,9 +199,9 @@ class UDMLBackbone(BaseModule):
             values = [float(init_reliance[n]) for n in names]
         else:
             values = [float(init_reliance)] * len(names)
-        if min(values) <= 0:
-            raise ValueError(f'UDMLBackbone.init_reliance must be > 0, got '
-                             f'{init_reliance!r}')
+        if not all(math.isfinite(v) and v > 0 for v in values):
+            raise ValueError(f'UDMLBackbone.init_reliance must be finite '
+                             f'and > 0, got {init_reliance!r}')
         self.register_buffer('reliance', torch.tensor(values))
         self.register_buffer('weights_active',
                              torch.zeros((), dtype=torch.bool))
@@ -195,6 +217,15 @@ class UDMLBackbone(BaseModule):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._active_host = bool(self.weights_active)  # once per load
+        # R_m is an EMA of L1 norms (>= 0, finite); anything else is a
+        # broken checkpoint, refused here rather than NaN weights later
+        for name, value in zip(self.layout.names,
+                               self.reliance.detach().cpu().tolist()):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(
+                    f'UDMLBackbone: the loaded {prefix}reliance of '
+                    f'{name!r} is {value!r}; a reliance must be finite and '
+                    '>= 0 (an EMA of L1 norms of logits)')
 
     def update_reliance(self, values: torch.Tensor, valid: torch.Tensor,
                         momentum: float) -> None:

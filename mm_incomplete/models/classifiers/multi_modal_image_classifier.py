@@ -45,6 +45,12 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
         method_losses (list[dict] | dict[str, dict], optional):
             :class:`BaseMethodLoss` configs (a dict names them), each given
             the :class:`ForwardRecord` of every training step.
+        frozen_modules (list[str], optional): modules of an earlier
+            training stage (e.g. ``['backbone', 'head.heads']``): no
+            gradients, always in eval mode, loaded from ``stage1_ckpt``
+            when training starts (``init_weights``).
+        stage1_ckpt (str, optional): the earlier stage's checkpoint
+            (strict for the frozen modules: errors name the file and keys).
         **kwargs: the other ``ImageClassifier`` arguments.
 
     Example:
@@ -76,7 +82,9 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
                  train_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 method_losses=None):
+                 method_losses=None,
+                 frozen_modules=None,
+                 stage1_ckpt=None):
         if isinstance(data_preprocessor, dict):
             data_preprocessor = dict(data_preprocessor)
             data_preprocessor.setdefault('type',
@@ -89,7 +97,8 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
             parts['backbone'], neck=parts['neck'], head=parts['head'],
             pretrained=pretrained, train_cfg=train_cfg,
             data_preprocessor=parts['data_preprocessor'], init_cfg=init_cfg)
-        self.init_multi_modal(parts['method_losses'], source)
+        self.init_multi_modal(parts['method_losses'], frozen_modules,
+                              stage1_ckpt, source)
 
     @property
     def task_head(self):

@@ -8,13 +8,13 @@ trainable parameter and stays in eval mode whatever ``train()`` is called
 with, so its BatchNorm statistics never move.
 """
 import os.path as osp
-import types
 from typing import Optional
 
 import torch.nn as nn
 
 from mm_incomplete.utils import (describe_state_mismatch,
                                   load_local_checkpoint)
+from ..utils.staged_training import freeze_module
 
 _PRE = 'data_preprocessor.'
 
@@ -74,15 +74,6 @@ def load_teacher_checkpoint(teacher: nn.Module, path: str,
         k.startswith(_PRE) for k in result.missing_keys)
 
 
-def _always_eval(self, mode: bool = True):
-    """``train()`` of a frozen teacher: whatever ``mode``, stay in eval."""
-    return nn.Module.train(self, False)
-
-
 def freeze_teacher(teacher: nn.Module) -> nn.Module:
     """No gradients, eval mode now and after any later ``train()`` call."""
-    for param in teacher.parameters():
-        param.requires_grad_(False)
-    teacher.train = types.MethodType(_always_eval, teacher)
-    teacher.train()
-    return teacher
+    return freeze_module(teacher)

@@ -1,11 +1,12 @@
-from .decisions import (BaseDecision, CertaintyWeightedDecision,
+from .decisions import (FUSION_HEAD, BaseDecision, CertaintyWeightedDecision,
                         LearnedWeightsDecision, MeanDecision,
-                        PredictiveEntropy, UncertaintyWeightedDecision,
-                        masked_softmax)
+                        PredictiveEntropy, SumDecision,
+                        UncertaintyWeightedDecision, masked_softmax)
 from .late_fusion_head import LateFusionHead
 
 __all__ = [
-    'BaseDecision', 'MeanDecision', 'LearnedWeightsDecision',
-    'CertaintyWeightedDecision', 'UncertaintyWeightedDecision',
-    'PredictiveEntropy', 'masked_softmax', 'LateFusionHead'
+    'FUSION_HEAD', 'BaseDecision', 'MeanDecision', 'SumDecision',
+    'LearnedWeightsDecision', 'CertaintyWeightedDecision',
+    'UncertaintyWeightedDecision', 'PredictiveEntropy', 'masked_softmax',
+    'LateFusionHead'
 ]

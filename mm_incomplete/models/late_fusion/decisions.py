@@ -5,14 +5,24 @@ the spatial dims of the logits (h, w for segmentation, none for
 classification).
 
 Every rule computes weights w_bm over the modalities present in sample b
-(zero for absent ones, summing to 1) and returns
+(zero for absent ones, summing to 1; :class:`SumDecision`: 1 each) and
+returns
 
     logits_b = sum_m w_bm * logits_bm        (B, K, ...)
 
 so a sample with one present modality gets exactly that head's logits.
 Weights are per sample for classification and per pixel for segmentation
-((B, 1, ...), broadcast over K). Everything runs on the device; no rule
-reads the mask on the host.
+((B, 1, ...), broadcast over K). Every rule computes on the device. The
+task models pass the mask on the host: the check that each present
+modality has logits runs there, and the presence weights are moved to the
+logits' device without waiting (a device mask skips the check rather than
+make the host wait).
+
+A late-fusion model may also have a **fusion head** on the concatenated
+features of every modality (DI-MML's stage 2): its logits join the stack as
+one more head, present only in the samples where every modality is present
+(``fusion_logits`` of :meth:`BaseDecision.forward`; rules whose weights do
+not depend on which modality a head belongs to accept it).
 """
 from typing import Dict, Optional, Sequence
 
@@ -20,6 +30,11 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
+
+from ..utils.checks import check_temperature
+
+#: the name of the fusion head among the heads a rule weighs
+FUSION_HEAD = 'fusion'
 
 
 def _stack(modal_logits: Dict[str, torch.Tensor], mask: torch.Tensor,
@@ -71,6 +86,9 @@ class BaseDecision(BaseModule):
 
     #: True when :meth:`forward` needs ``uncertainties``.
     needs_uncertainty = False
+    #: True when the weights do not depend on which modality a head belongs
+    #: to, so a fusion head can join the heads (``fusion_logits``).
+    accepts_fusion_head = False
 
     def __init__(self, modalities: Sequence[str], init_cfg=None):
         super().__init__(init_cfg)
@@ -91,7 +109,8 @@ class BaseDecision(BaseModule):
 
     def forward(self, modal_logits: Dict[str, torch.Tensor],
                 mask: torch.Tensor,
-                uncertainties: Optional[Dict[str, torch.Tensor]] = None
+                uncertainties: Optional[Dict[str, torch.Tensor]] = None,
+                fusion_logits: Optional[torch.Tensor] = None
                 ) -> torch.Tensor:
         """Fused logits.
 
@@ -101,12 +120,32 @@ class BaseDecision(BaseModule):
             uncertainties (dict[str, Tensor], optional): ``{modality: (B,
                 ...)}`` per-sample (per-pixel) uncertainties, for rules with
                 ``needs_uncertainty``.
+            fusion_logits (Tensor, optional): (B, K, ...) logits of a fusion
+                head on every modality's features; a head like the others
+                in the samples where the mask has every modality, absent
+                (weight 0) elsewhere. Rules with ``accepts_fusion_head``.
 
         Returns:
             Tensor: (B, K, ...).
         """
         logits, present = _stack(modal_logits, mask, self.names)
         names = [n for n in self.names if n in modal_logits]
+        if fusion_logits is not None:
+            if not self.accepts_fusion_head:
+                raise TypeError(
+                    f'{type(self).__name__} weighs heads by their modality '
+                    'and cannot take a fusion head; use MeanDecision, '
+                    'SumDecision or CertaintyWeightedDecision')
+            if fusion_logits.shape != logits.shape[1:]:
+                raise ValueError(
+                    f'fusion_logits must be shaped as each modality\'s '
+                    f'logits {tuple(logits.shape[1:])}, got '
+                    f'{tuple(fusion_logits.shape)}')
+            every = mask.all(1).to(logits.device, non_blocking=True)
+            logits = torch.cat([logits, fusion_logits[None]])
+            present = torch.cat(
+                [present, every.view((1, -1) + present.shape[2:])])
+            names = names + [FUSION_HEAD]
         unc = None
         if self.needs_uncertainty:
             if not uncertainties or set(uncertainties) != set(modal_logits):
@@ -140,9 +179,36 @@ class MeanDecision(BaseDecision):
         tensor([[0., 4.]])
     """
 
+    accepts_fusion_head = True
+
     def weights(self, logits, present, uncertainties=None, names=()):
         p = present.to(logits.dtype)
         return p / p.sum(0, keepdim=True).clamp(min=1)
+
+
+@MODELS.register_module()
+class SumDecision(BaseDecision):
+    """The sum of the present modalities' logits (weights 1).
+
+    Trained with full modalities, this is the joint-training form of a
+    linear classifier on concatenated features, W [f_1; ...; f_M] + b =
+    sum_m (W_m f_m + b_m): one cross-entropy on the summed logits. A sample
+    with one present modality gets exactly its head's logits.
+
+    Example:
+        >>> rule = SumDecision(['rgb', 'depth'])
+        >>> logits = {'rgb': torch.tensor([[2., 0.]]),
+        ...           'depth': torch.tensor([[0., 4.]])}
+        >>> rule(logits, torch.tensor([[True, True]]))
+        tensor([[2., 4.]])
+        >>> rule(logits, torch.tensor([[True, False]]))
+        tensor([[2., 0.]])
+    """
+
+    accepts_fusion_head = True
+
+    def weights(self, logits, present, uncertainties=None, names=()):
+        return present.to(logits.dtype)
 
 
 @MODELS.register_module()
@@ -183,10 +249,8 @@ class _TemperatureDecision(BaseDecision):
     def __init__(self, modalities: Sequence[str], temperature: float = 1.0,
                  init_cfg=None):
         super().__init__(modalities, init_cfg)
-        if not temperature > 0:
-            raise ValueError(f'{type(self).__name__}.temperature must be > 0,'
-                             f' got {temperature!r}')
-        self.temperature = float(temperature)
+        self.temperature = check_temperature(
+            temperature, f'{type(self).__name__}.temperature')
 
 
 @MODELS.register_module()
@@ -209,6 +273,8 @@ class CertaintyWeightedDecision(_TemperatureDecision):
         >>> bool(out[0, 0] > 4.5)  # the confident rgb head weighs more
         True
     """
+
+    accepts_fusion_head = True
 
     def weights(self, logits, present, uncertainties=None, names=()):
         conf = logits.detach().softmax(2).amax(2, keepdim=True)

@@ -11,8 +11,14 @@ modality's head on them, and combines the per-modality logits with the
 decision rule under the mask. In every-combination evaluation each modality's
 encoder and head run once per batch and only the decision runs per
 combination.
+
+An optional **fusion head** (DI-MML's stage 2) reads the per-modality
+features concatenated along the channels, stage by stage (classification:
+the pooled (B, sum_m D_m); segmentation: (B, sum_m C_i, h_i, w_i) per stage),
+and joins the decision as one more head in the samples where every modality
+is present.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModule, ModuleDict
@@ -47,6 +53,12 @@ class LateFusionHead(BaseModule):
             (default). False leaves the task model without a task loss of
             its own: per-modality objectives come from method losses (e.g.
             :class:`UnimodalTaskLoss`, DI-MML's detached training).
+        fusion_head (dict, optional): a task head of the same task on the
+            concatenated features of every modality (its ``in_channels``
+            the sum over modalities), used by the decision only where every
+            modality is present; trained by a method loss
+            (:class:`FusionHeadLoss`). The decision rule must accept it
+            (``accepts_fusion_head``: mean, sum, certainty-weighted).
         init_cfg (dict, optional): mmengine initialisation config.
 
     Example:
@@ -69,6 +81,7 @@ class LateFusionHead(BaseModule):
                  uncertainty: Optional[dict] = None,
                  task: Optional[str] = None,
                  fused_loss: bool = True,
+                 fusion_head: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         self.fused_loss = bool(fused_loss)
@@ -91,6 +104,16 @@ class LateFusionHead(BaseModule):
                             f'BaseDecision, got '
                             f'{type(self.decision).__name__}')
         self.uncertainty = MODELS.build(uncertainty) if uncertainty else None
+        self.fusion_head = None
+        if fusion_head is not None:
+            if not self.decision.accepts_fusion_head:
+                raise TypeError(
+                    f'LateFusionHead.fusion_head: the decision '
+                    f'{type(self.decision).__name__} weighs heads by their '
+                    'modality and cannot take a fusion head; use '
+                    'MeanDecision, SumDecision or CertaintyWeightedDecision')
+            self.fusion_head, _ = build_task_module(
+                fusion_head, 'LateFusionHead.fusion_head', self.task)
         first = self.heads[self.layout.names[0]]
         for attr in ('align_corners', 'num_classes', 'out_channels'):
             if hasattr(first, attr):  # what mmseg's EncoderDecoder reads
@@ -124,6 +147,55 @@ class LateFusionHead(BaseModule):
                            f'(modalities {list(self.layout.names)})')
         return {n: self.heads[n](f) for n, f in modal_feats.items()}
 
+    def fusion_inputs(self, modal_feats: Dict[str, Sequence[torch.Tensor]]
+                      ) -> Tuple[torch.Tensor, ...]:
+        """The fusion head's input: every modality's features (layout
+        order) concatenated along the channels, stage by stage."""
+        missing = [n for n in self.layout.names if n not in modal_feats]
+        if missing:
+            raise KeyError(f'LateFusionHead.fusion_head needs the features '
+                           f'of every modality; {missing} are missing')
+        stages = [tuple(modal_feats[n]) for n in self.layout.names]
+        if len({len(f) for f in stages}) != 1:
+            raise ValueError('LateFusionHead.fusion_head: the modalities '
+                             'have different numbers of stages '
+                             f'{[len(f) for f in stages]}')
+        feats = tuple(torch.cat(level, dim=1) for level in zip(*stages))
+        self._check_fusion_channels(feats, modal_feats)
+        return feats
+
+    def _check_fusion_channels(self, feats, modal_feats) -> None:
+        """The fusion head's ``in_channels`` against the concatenation's
+        (the stages it reads: its ``in_index`` for a decode head, the last
+        for a classification head)."""
+        want = getattr(self.fusion_head, 'in_channels', None)
+        index = getattr(self.fusion_head, 'in_index', None)
+        if isinstance(want, int):  # one stage: in_index (seg) or the last
+            index, want = [len(feats) - 1 if index is None else index], [want]
+        elif isinstance(want, (list, tuple)):
+            index = list(range(len(feats))) if index is None else \
+                list(index) if isinstance(index, (list, tuple)) else [index]
+            want = list(want)
+        else:
+            return
+        got = [feats[i].shape[1] for i in index]
+        if got != want:
+            per = {n: [tuple(f)[i].shape[1] for i in index]
+                   for n, f in modal_feats.items()}
+            raise ValueError(
+                f'LateFusionHead.fusion_head.in_channels is {want} (stages '
+                f'{index}), but the concatenated features have {got} '
+                f'channels (per modality {per}): give the sum over '
+                'modalities')
+
+    def forward_fusion(self, modal_feats: Dict[str, Sequence[torch.Tensor]]
+                       ) -> torch.Tensor:
+        """Logits of the fusion head on the concatenated features of every
+        modality (each modality's neck output)."""
+        if self.fusion_head is None:
+            raise RuntimeError('LateFusionHead has no fusion_head')
+        return self.fusion_head(self.fusion_inputs(modal_feats))
+
     def uncertainties(self, modal_logits: Dict[str, torch.Tensor]
                       ) -> Optional[Dict[str, torch.Tensor]]:
         if self.uncertainty is None:
@@ -132,13 +204,25 @@ class LateFusionHead(BaseModule):
 
     def decide(self, modal_logits: Dict[str, torch.Tensor],
                mask: torch.Tensor,
-               uncertainties: Optional[Dict[str, torch.Tensor]] = None
+               uncertainties: Optional[Dict[str, torch.Tensor]] = None,
+               fusion_logits: Optional[torch.Tensor] = None
                ) -> torch.Tensor:
-        """Fused logits (B, K, ...) of ``modal_logits`` under ``mask`` (B,
-        M); ``uncertainties`` default to the ``uncertainty`` estimator's."""
+        """Fused logits (B, K, ...) of ``modal_logits`` (and the fusion
+        head's ``fusion_logits``) under ``mask`` (B, M); ``uncertainties``
+        default to the ``uncertainty`` estimator's.
+
+        A model with a fusion head must pass its logits wherever the mask
+        has every modality in some sample (checked for a host mask)."""
         if uncertainties is None and self.decision.needs_uncertainty:
             uncertainties = self.uncertainties(modal_logits)
-        return self.decision(modal_logits, mask, uncertainties)
+        if self.fusion_head is not None and fusion_logits is None and \
+                mask.device.type == 'cpu' and bool(mask.all(1).any()):
+            raise ValueError(
+                'LateFusionHead has a fusion_head: pass its logits '
+                '(fusion_logits, from forward_fusion) where every modality '
+                'is present')
+        return self.decision(modal_logits, mask, uncertainties,
+                             fusion_logits=fusion_logits)
 
     def forward(self, *args, **kwargs):
         raise RuntimeError(

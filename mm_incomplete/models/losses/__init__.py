@@ -9,3 +9,4 @@ from .mmd import (JointMMDLoss, MultiKernelMMDLoss, joint_mmd,  # noqa: F401
 from .modality_transfer import (CrossTranslationReconstructionLoss,  # noqa: F401,E501
                                 ModalityTransferLoss, TransferDecoder)
 from .precision import fp32_loss  # noqa: F401
+from .seg_accuracy import pixel_accuracy  # noqa: F401

@@ -28,6 +28,7 @@ from mmengine.registry import MODELS
 from .margin_aware_distill_loss import (check_sample_options, pixel_samples,
                                         relation_loss,
                                         similarity_relation_loss)
+from .precision import fp32_loss
 
 
 def teacher_knn_mask(feat_t: torch.Tensor, k: int) -> torch.Tensor:
@@ -93,9 +94,11 @@ class DiscrepancyAwareDistillLoss(nn.Module):
         self.knn = None if knn is None else int(knn)
         self.loss_weight = float(loss_weight)
 
+    @fp32_loss
     def forward(self, feat_s: torch.Tensor,
                 feat_t: torch.Tensor) -> torch.Tensor:
-        """Compute the weighted L_DAD.
+        """Compute the weighted L_DAD in fp32 (pooling, neighbours,
+        similarities) with autocast off.
 
         Args:
             feat_s (Tensor): (B, C, h, w) student map (any (B, ...) in

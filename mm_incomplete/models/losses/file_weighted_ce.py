@@ -85,24 +85,54 @@ class FileWeightedCrossEntropyLoss(CrossEntropyLoss):
                              'from `class_weight_file`; remove class_weight')
         super().__init__(avg_non_ignore=avg_non_ignore, **kwargs)
         self.class_weight_file = class_weight_file
+        self._weights_cache = {}  # (device, dtype) -> (K, ) weights
+
+    def weights_on(self, cls_score: torch.Tensor,
+                   dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        """The (K, ) class weights on ``cls_score``'s device in ``dtype``
+        (default: float32, or ``cls_score``'s reduced dtype outside
+        autocast, which ``F.cross_entropy`` needs then). Read from the file
+        on the first call; copied to each device once, not on every step
+        (mmseg's ``new_tensor`` of a list copies from pageable memory)."""
+        if self.class_weight is None:
+            self.class_weight = load_class_weights(self.class_weight_file,
+                                                   cls_score.shape[1])
+        if dtype is None:
+            dtype = torch.promote_types(cls_score.dtype, torch.float32)
+            if cls_score.dtype in (torch.float16, torch.bfloat16) and \
+                    not torch.is_autocast_enabled(cls_score.device.type):
+                dtype = cls_score.dtype
+        key = (cls_score.device, dtype)
+        if key not in self._weights_cache:
+            self._weights_cache[key] = torch.tensor(
+                self.class_weight, dtype=dtype, device=cls_score.device)
+        return self._weights_cache[key]
 
     def forward(self, cls_score: torch.Tensor, label: torch.Tensor,
                 weight: Optional[torch.Tensor] = None,
                 avg_factor=None, reduction_override=None,
                 ignore_index: int = -100, **kwargs) -> torch.Tensor:
-        """Loss of logits (B, K, H, W) against labels (B, H, W)."""
-        if self.class_weight is None:
-            self.class_weight = load_class_weights(self.class_weight_file,
-                                                   cls_score.shape[1])
+        """Loss of logits (B, K, H, W) against labels (B, H, W); nothing is
+        read back from the device."""
+        if reduction_override not in (None, 'none', 'mean', 'sum'):
+            raise ValueError(f'reduction_override must be none, mean or '
+                             f'sum, got {reduction_override!r}')
+        class_weight = self.weights_on(cls_score)
         reduction = reduction_override or self.reduction
         if avg_factor is None and reduction == 'mean' and \
                 self.avg_non_ignore:
-            # the weight sum of the non-ignored pixels (computed here:
-            # mmseg 1.2.2 indexes the weights with the ignored label first)
-            class_weight = cls_score.new_tensor(self.class_weight)
-            avg_factor = class_weight[label[label != ignore_index]].sum()
-        return super().forward(cls_score, label, weight, avg_factor,
-                               reduction_override, ignore_index, **kwargs)
+            # the weight sum of the non-ignored pixels, on the device
+            # (mmseg 1.2.2 indexes the weights with the ignored label first,
+            # and a boolean index would make the host wait)
+            valid = label != ignore_index
+            safe = torch.where(valid, label, torch.zeros_like(label))
+            avg_factor = (self.weights_on(cls_score, torch.float32)[safe] *
+                          valid).sum()
+        return self.loss_weight * self.cls_criterion(
+            cls_score, label, weight, class_weight=class_weight,
+            reduction=reduction, avg_factor=avg_factor,
+            avg_non_ignore=self.avg_non_ignore, ignore_index=ignore_index,
+            **kwargs)
 
     def extra_repr(self) -> str:
         return (f'class_weight_file={self.class_weight_file!r}, '

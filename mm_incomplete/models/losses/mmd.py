@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 
 from .margin_aware_distill_loss import check_sample_options
+from .precision import fp32_loss
 
 #: the bandwidth multipliers of the authors' multi-kernel MMD
 DEFAULT_BANDWIDTH_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -45,6 +46,7 @@ def _check_factors(factors: Sequence[float], option: str) -> Tuple[float]:
     return factors
 
 
+@fp32_loss
 def gaussian_kernel_matrix(source: torch.Tensor, target: torch.Tensor,
                            bandwidth_factors: Sequence[float] = (
                                DEFAULT_BANDWIDTH_FACTORS),
@@ -63,7 +65,7 @@ def gaussian_kernel_matrix(source: torch.Tensor, target: torch.Tensor,
 
     Returns:
         Tensor: (N_s + N_t, N_s + N_t) kernel sum, computed in float32 or
-        wider.
+        wider with autocast off (:func:`fp32_loss`).
     """
     if source.dim() != 2 or target.dim() != 2 or \
             source.shape[1] != target.shape[1]:
@@ -278,10 +280,11 @@ class MultiKernelMMDLoss(_SampledMMD):
         self.bandwidth_factors = _check_factors(bandwidth_factors,
                                                 'bandwidth_factors')
 
+    @fp32_loss
     def forward(self, feat_s: torch.Tensor,
                 feat_t: torch.Tensor) -> torch.Tensor:
         """feat_s, feat_t: (B, C, h, w) (or (B, D) with ``'image'``); the
-        teacher side is detached."""
+        teacher side is detached. Pooling and kernels in fp32."""
         x, y = self.rows([feat_s, feat_t.detach()])
         return self.loss_weight * multi_kernel_mmd(x, y,
                                                    self.bandwidth_factors)
@@ -322,11 +325,14 @@ class JointMMDLoss(_SampledMMD):
                              f'got {softmax_bandwidth}')
         self.softmax_bandwidth = softmax_bandwidth
 
+    @fp32_loss
     def forward(self, feats_s: Sequence[torch.Tensor],
                 feats_t: Sequence[torch.Tensor],
                 logits_s: Optional[torch.Tensor] = None,
                 logits_t: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Args:
+        """JMMD^2 in fp32 (pooling, softmax, kernels).
+
+        Args:
             feats_s (Sequence[Tensor]): student layers (B, C_l, h_l, w_l).
             feats_t (Sequence[Tensor]): teacher layers, same order and
                 channels.

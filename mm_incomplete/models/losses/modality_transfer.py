@@ -29,6 +29,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
 from ..distillers.feature_recorder import FeatureRecorder
+from .precision import fp32_loss
 
 
 @MODELS.register_module()
@@ -190,6 +191,7 @@ class CrossTranslationReconstructionLoss(torch.nn.Module):
         super().__init__()
         self.loss_weight = float(loss_weight)
 
+    @fp32_loss
     def forward(self, errors: Sequence[torch.Tensor]) -> torch.Tensor:
         """errors: one scalar per CTN block (recorded
         ``backbone.fusions.<point>.reconstruction`` outputs)."""

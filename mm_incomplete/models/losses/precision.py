@@ -6,14 +6,23 @@ Shapes: any; bf16 / fp16 tensors of any shape are cast to float32.
 the inputs of every matmul / conv back to the reduced dtype, so a Gram matrix
 or a similarity computed from ``.float()`` tensors is still bf16. The
 decorator below turns autocast off for the wrapped function and casts its
-bf16 / fp16 tensor arguments to fp32 (fp32 and fp64 stay as they are); gradients flow back to the reduced-
-precision inputs through the casts.
+bf16 / fp16 tensor arguments to fp32, also inside lists, tuples and dicts
+(fp32 and fp64 stay as they are; other objects, e.g. a classifier module,
+are passed unchanged); gradients flow back to the reduced-precision inputs
+through the casts.
+
+Every loss of this package that compares distributions, similarities,
+kernels or entropies goes through it: logit / feature KD, the Gaussian KLs
+(DMRNet, UDML), MAD, MMH's RAD and DAD, the MMD / JMMD of one-stage
+distillation, the CTN reconstruction error, DI-MML's DUC and UDML's
+estimator MSE (``tests/test_models/test_losses/test_precision.py``).
 """
 import contextlib
 import functools
 from typing import Callable
 
 import torch
+from torch.utils._pytree import tree_map
 
 
 _REDUCED = (torch.float16, torch.bfloat16)
@@ -30,7 +39,8 @@ def fp32_loss(fn: Callable) -> Callable:
 
     Args:
         fn (Callable): a loss function or ``forward`` method; its bf16 /
-            fp16 tensor arguments (positional and keyword) become float32.
+            fp16 tensor arguments (positional and keyword, also inside
+            lists, tuples and dicts) become float32.
 
     Example:
         >>> import torch
@@ -48,8 +58,8 @@ def fp32_loss(fn: Callable) -> Callable:
             stack.enter_context(torch.autocast('cpu', enabled=False))
             if torch.cuda.is_available():
                 stack.enter_context(torch.autocast('cuda', enabled=False))
-            args = tuple(_to_fp32(a) for a in args)
-            kwargs = {k: _to_fp32(v) for k, v in kwargs.items()}
+            args = tree_map(_to_fp32, args)
+            kwargs = tree_map(_to_fp32, kwargs)
             return fn(*args, **kwargs)
 
     return wrapper

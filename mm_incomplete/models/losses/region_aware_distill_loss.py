@@ -38,6 +38,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 
+from .precision import fp32_loss
+
 WEIGHTINGS = ('uniform', 'attention', 'strength')
 
 
@@ -269,12 +271,14 @@ class RegionAwareDistillLoss(nn.Module):
                 "inputs=dict(..., strength_map_t='teacher.<recorder>'))")
         return teacher_strength_weights(regions_t).to(losses.dtype)
 
+    @fp32_loss
     def forward(self, map_s: torch.Tensor, map_t: torch.Tensor,
                 classifier_s: Optional[nn.Module] = None,
                 classifier_t: Optional[nn.Module] = None,
                 strength_map_t: Optional[torch.Tensor] = None
                 ) -> torch.Tensor:
-        """Compute lambda L_RAD.
+        """Compute lambda L_RAD, in fp32 with autocast off (pooling,
+        region classifiers, KL, weights).
 
         Args:
             map_s (Tensor): (B, C, h, w) student features (with classifiers)

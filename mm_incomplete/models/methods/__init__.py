@@ -6,11 +6,13 @@ from .probabilistic_embedding_kl import ProbabilisticEmbeddingKL
 from .duc_loss import DUCLoss, discriminative_dims, duc_pair_loss
 from .record import ForwardRecord
 from .udml_loss import UDMLLoss, gaussian_kl, noise_levels
-from .unimodal_losses import SharedHeadLoss, UnimodalTaskLoss
+from .unimodal_losses import (FusionHeadLoss, SharedHeadLoss,
+                              UnimodalTaskLoss)
 
 __all__ = [
     'BaseMethodLoss', 'ForwardRecord', 'ProbabilisticEmbeddingKL',
     'CombinationRegularizer', 'MINING_SCORES', 'embedding_variance_score',
     'DUCLoss', 'discriminative_dims', 'duc_pair_loss', 'SharedHeadLoss',
-    'UnimodalTaskLoss', 'UDMLLoss', 'gaussian_kl', 'noise_levels'
+    'UnimodalTaskLoss', 'FusionHeadLoss', 'UDMLLoss', 'gaussian_kl',
+    'noise_levels'
 ]

@@ -33,6 +33,8 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 
 from mm_incomplete.modality import ModalityLayout
+from ..losses.precision import fp32_loss
+from ..utils.checks import check_temperature
 from .base import BaseMethodLoss
 from .record import ForwardRecord
 from .unimodal_losses import stack_labels
@@ -73,10 +75,12 @@ def discriminative_dims(feats: torch.Tensor, labels: torch.Tensor,
     return acc > acc.mean()
 
 
+@fp32_loss
 def duc_pair_loss(target: torch.Tensor, source: torch.Tensor,
                   valid: torch.Tensor, temperature: float) -> torch.Tensor:
     """One direction of DUC: mean over valid i of -log softmax_j(<t_i, s_j>
-    / T)_i, j over valid samples; ``source`` is detached here.
+    / T)_i, j over valid samples; ``source`` is detached here. The
+    similarities and the log-softmax are computed in fp32 with autocast off.
 
     Args:
         target (Tensor): (N, d) features that learn.
@@ -159,11 +163,9 @@ class DUCLoss(BaseMethodLoss):
                  loss_weight: float = 1.0, init_cfg: Optional[dict] = None):
         super().__init__(loss_weight, init_cfg)
         self.layout = ModalityLayout(modalities, 'DUCLoss.modalities')
-        if not temperature > 0:
-            raise ValueError(f'DUCLoss.temperature must be > 0, got '
-                             f'{temperature!r}')
         self.feat_dim = int(feat_dim)
-        self.temperature = float(temperature)
+        self.temperature = check_temperature(temperature,
+                                             'DUCLoss.temperature')
         self.max_pixels = int(max_pixels)
         self.ignore_index = ignore_index
         self.register_buffer(

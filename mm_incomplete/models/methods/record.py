@@ -54,6 +54,10 @@ class ForwardRecord:
             logits`` of the fused head under another mask, reusing this
             step's per-modality features (parallel-form backbones with
             early/mid fusion; e.g. UDML's single-modality logits).
+        fusion_logits (Tensor, optional): late fusion with a fusion head
+            (:class:`LateFusionHead` ``fusion_head``): its logits on the
+            concatenated features, zero for the samples without every
+            modality; ``None`` where no sample has every modality.
         extras (dict): anything else a module of the forward contributes,
             e.g. ``'embedding_stats'`` (list of :class:`GaussianEmbedding`
             from :class:`ProbabilisticEmbeddingNeck`).
@@ -80,6 +84,7 @@ class ForwardRecord:
     modal_logits: Optional[Dict[str, torch.Tensor]] = None
     extras: Dict[str, Any] = field(default_factory=dict)
     logits_under: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+    fusion_logits: Optional[torch.Tensor] = None
 
     def __post_init__(self):
         if self.task not in TASKS:

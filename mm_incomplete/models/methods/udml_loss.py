@@ -26,6 +26,7 @@ from typing import Dict, Optional
 import torch
 from mmengine.registry import MODELS
 
+from ..losses.precision import fp32_loss
 from .base import BaseMethodLoss
 from .record import ForwardRecord
 from .unimodal_losses import stack_labels, task_cross_entropy
@@ -47,9 +48,11 @@ def noise_levels(data_samples, names, device) -> torch.Tensor:
     return torch.tensor(rows).to(device, non_blocking=True)
 
 
+@fp32_loss
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor,
                 prior_var: torch.Tensor) -> torch.Tensor:
-    """Per-sample mean over elements of KL(N(mu, e^logvar) || N(0, v)).
+    """Per-sample mean over elements of KL(N(mu, e^logvar) || N(0, v)),
+    in fp32 with autocast off.
 
     Args:
         mu, logvar (Tensor): (n, C, h, w).
@@ -63,6 +66,27 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor,
     v = prior_var.view(-1, *[1] * (mu.dim() - 1)).to(mu.dtype)
     kl = 0.5 * (v.log() - logvar + (logvar.exp() + mu.pow(2)) / v - 1)
     return kl.flatten(1).mean(1)
+
+
+@fp32_loss
+def estimator_mse(sigma: torch.Tensor, levels: torch.Tensor,
+                  present: torch.Tensor) -> torch.Tensor:
+    """mean over present (b, m) of (sigma_bm - l_bm)^2, in fp32 with
+    autocast off.
+
+    Args:
+        sigma (Tensor): (B, M) estimated noise levels.
+        levels (Tensor): (B, M) injected levels l.
+        present (Tensor): (B, M) bool or 0/1 presence.
+
+    Example:
+        >>> estimator_mse(torch.tensor([[1., 3.]]), torch.ones(1, 2),
+        ...               torch.tensor([[True, False]]))
+        tensor(0.)
+    """
+    present = present.to(torch.float32)
+    sq = (sigma - levels).pow(2) * present
+    return sq.sum() / present.sum().clamp(min=1)
 
 
 @MODELS.register_module()
@@ -103,12 +127,11 @@ class UDMLLoss(BaseMethodLoss):
         names = record.layout.names
         device = record.inputs.device
         levels = noise_levels(record.data_samples, names, device)  # (B, M)
-        present = record.mask.to(levels.dtype)
         losses = {}
         # the estimator: only present (b, m) count
-        sq = (stats.sigma.float() - levels).pow(2) * present
         losses['loss_estimator'] = self.scaled(
-            self.estimator_weight * sq.sum() / present.sum().clamp(min=1))
+            self.estimator_weight * estimator_mse(stats.sigma, levels,
+                                                  record.mask))
         labels = stack_labels(record.data_samples, record.task, device)
         reliance = torch.zeros(len(names), device=device)
         valid = torch.zeros(len(names), dtype=torch.bool)

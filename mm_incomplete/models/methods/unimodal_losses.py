@@ -1,5 +1,5 @@
-"""Detached per-modality objectives (DI-MML stage 1): each modality's own
-head and one head shared by every modality.
+"""DI-MML's objectives. Stage 1 (detached, per modality): each modality's
+own head and one head shared by every modality; stage 2: the fusion head.
 
 Shorthand: B batch, M modalities, K classes, C_i channels of stage i, h x w
 a head's output size, H x W the label size, n the samples where a modality
@@ -17,14 +17,19 @@ meet in a common feature space. Each term averages over the samples where
 the modality is present (segmentation: over their labelled pixels), so a
 sample contributes only for its present modalities. Which rows are present
 is read from the record's host mask: no synchronisation.
+
+Stage 2 trains only a concat-fusion head (encoders and unimodal heads
+frozen) with CE(h_fusion([f_1; ...; f_M])) over the samples where every
+modality is present (:class:`FusionHeadLoss`).
 """
 from typing import Dict, Optional, Sequence
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 
-from ..utils.task_modules import build_task_module
+from ..utils.task_modules import build_task_module, task_of
 from .base import BaseMethodLoss
 from .record import ForwardRecord
 
@@ -41,13 +46,22 @@ def stack_labels(data_samples: Sequence, task: str,
 
 
 def task_cross_entropy(logits: torch.Tensor, labels: torch.Tensor,
-                       ignore_index: int = 255) -> torch.Tensor:
+                       ignore_index: int = 255,
+                       loss_fn: Optional[nn.Module] = None) -> torch.Tensor:
     """Cross-entropy of logits (n, K) against (n, ), or of logits (n, K, h,
-    w) resized (bilinear) to labels (n, H, W), mean over non-ignored."""
+    w) resized (bilinear) to labels (n, H, W): the mean over non-ignored
+    labels, or ``loss_fn(logits, labels)`` (a task loss module, e.g. the
+    class-weighted one of the task head; segmentation passes it
+    ``ignore_index``)."""
     if logits.dim() == 4 and logits.shape[2:] != labels.shape[1:]:
         logits = F.interpolate(logits, size=labels.shape[1:],
                                mode='bilinear', align_corners=False)
-    return F.cross_entropy(logits.float(), labels, ignore_index=ignore_index)
+    if loss_fn is None:
+        return F.cross_entropy(logits.float(), labels,
+                               ignore_index=ignore_index)
+    if logits.dim() == 4:
+        return loss_fn(logits.float(), labels, ignore_index=ignore_index)
+    return loss_fn(logits.float(), labels)
 
 
 def present_rows(record: ForwardRecord, name: str) -> torch.Tensor:
@@ -56,12 +70,22 @@ def present_rows(record: ForwardRecord, name: str) -> torch.Tensor:
 
 
 class _ModalityCE(BaseMethodLoss):
-    """A cross-entropy per present modality on per-modality logits."""
+    """A cross-entropy per present modality on per-modality logits
+    (``loss``: a task loss config instead of the plain one)."""
 
-    def __init__(self, ignore_index: int = 255, loss_weight: float = 1.0,
-                 init_cfg: Optional[dict] = None):
+    def __init__(self, ignore_index: int = 255, loss: Optional[dict] = None,
+                 loss_weight: float = 1.0, init_cfg: Optional[dict] = None):
         super().__init__(loss_weight, init_cfg)
         self.ignore_index = ignore_index
+        self.loss_fn = None
+        if loss is not None:
+            option = f'{type(self).__name__}.loss'
+            if task_of(loss, option) is None and '_scope_' not in loss:
+                raise ValueError(
+                    f'`{option}` type {loss.get("type")!r} is registered by '
+                    "both mmseg and mmpretrain: add _scope_='mmseg' or "
+                    "_scope_='mmpretrain'")
+            self.loss_fn, _ = build_task_module(loss, option)
 
     def _losses(self, record: ForwardRecord, logits_of, prefix: str
                 ) -> Dict[str, torch.Tensor]:
@@ -77,7 +101,8 @@ class _ModalityCE(BaseMethodLoss):
             dev_rows = rows.to(record.inputs.device, non_blocking=True)
             logits = logits_of(name, rows, dev_rows)
             losses[f'{prefix}_{name}'] = self.scaled(task_cross_entropy(
-                logits, labels.index_select(0, dev_rows), self.ignore_index))
+                logits, labels.index_select(0, dev_rows), self.ignore_index,
+                self.loss_fn))
         return losses
 
 
@@ -91,6 +116,10 @@ class UnimodalTaskLoss(_ModalityCE):
 
     Args:
         ignore_index (int): label ignored in segmentation. Defaults to 255.
+        loss (dict, optional): a task loss config used instead of the plain
+            cross-entropy, e.g. the heads' class-weighted
+            ``FileWeightedCrossEntropyLoss`` (mmseg's / mmpretrain's
+            ``CrossEntropyLoss`` need ``_scope_``).
         loss_weight (float): factor of every term. Defaults to 1.
 
     Example:
@@ -132,6 +161,8 @@ class SharedHeadLoss(_ModalityCE):
             classification head). Defaults to True for classification
             heads, False for decode heads.
         ignore_index (int): label ignored in segmentation. Defaults to 255.
+        loss (dict, optional): a task loss config instead of the plain
+            cross-entropy (see :class:`UnimodalTaskLoss`).
         loss_weight (float): w. Defaults to 1 (the release).
 
     Example:
@@ -153,9 +184,9 @@ class SharedHeadLoss(_ModalityCE):
     """
 
     def __init__(self, head: dict, pool: Optional[bool] = None,
-                 ignore_index: int = 255, loss_weight: float = 1.0,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(ignore_index, loss_weight, init_cfg)
+                 ignore_index: int = 255, loss: Optional[dict] = None,
+                 loss_weight: float = 1.0, init_cfg: Optional[dict] = None):
+        super().__init__(ignore_index, loss, loss_weight, init_cfg)
         self.head, self.head_task = build_task_module(head,
                                                       'SharedHeadLoss.head')
         self.pool = (self.head_task == 'cls') if pool is None else pool
@@ -174,3 +205,46 @@ class SharedHeadLoss(_ModalityCE):
             return out[:rows.numel()]
 
         return self._losses(record, logits_of, 'loss_shared')
+
+
+@MODELS.register_module()
+class FusionHeadLoss(_ModalityCE):
+    """CE(h_fusion([f_1; ...; f_M])): the fusion head of a
+    :class:`LateFusionHead` (``fusion_head``) on the samples where every
+    modality is present (DI-MML's stage 2; the release trains it alone,
+    with encoders and unimodal heads frozen).
+
+    Args:
+        ignore_index (int): label ignored in segmentation. Defaults to 255.
+        loss (dict, optional): a task loss config instead of the plain
+            cross-entropy (see :class:`UnimodalTaskLoss`).
+        loss_weight (float): factor. Defaults to 1.
+
+    Example:
+        >>> import torch
+        >>> from mmpretrain.structures import DataSample
+        >>> from mm_incomplete.modality import ModalityLayout
+        >>> layout = ModalityLayout(dict(rgb=3, depth=1))
+        >>> mask = torch.tensor([[True, True], [True, False]])
+        >>> rec = ForwardRecord(
+        ...     task='cls', layout=layout, mask=mask, host_mask=mask,
+        ...     inputs=torch.zeros(2, 4, 8, 8),
+        ...     data_samples=[DataSample().set_gt_label(1),
+        ...                   DataSample().set_gt_label(0)],
+        ...     fusion_logits=torch.tensor([[0., 0., 0.], [9., 0., 0.]]))
+        >>> out = FusionHeadLoss()(rec)   # the first sample only
+        >>> round(out['loss_ce_fusion'].item(), 4)
+        1.0986
+    """
+
+    def forward(self, record: ForwardRecord) -> Dict[str, torch.Tensor]:
+        rows = record.host_mask.all(1).nonzero().flatten()
+        if rows.numel() == 0:
+            return {}  # no sample with every modality: the head did not run
+        logits = record.get('fusion_logits')
+        labels = stack_labels(record.data_samples, record.task,
+                              record.inputs.device)
+        dev_rows = rows.to(record.inputs.device, non_blocking=True)
+        return dict(loss_ce_fusion=self.scaled(task_cross_entropy(
+            logits.index_select(0, dev_rows), labels.index_select(0, dev_rows),
+            self.ignore_index, self.loss_fn)))

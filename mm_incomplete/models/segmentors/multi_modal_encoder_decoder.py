@@ -51,6 +51,12 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
             the :class:`ForwardRecord` of every training step and adds its
             loss dict (e.g. DMRNet's ``ProbabilisticEmbeddingKL`` and
             ``CombinationRegularizer``).
+        frozen_modules (list[str], optional): modules of an earlier
+            training stage (e.g. ``['backbone', 'head.heads']``): no
+            gradients, always in eval mode, loaded from ``stage1_ckpt``
+            when training starts (``init_weights``).
+        stage1_ckpt (str, optional): the earlier stage's checkpoint
+            (strict for the frozen modules: errors name the file and keys).
         decode_head (dict): an mmseg decode head, or a
             :class:`LateFusionHead` for late fusion (one head per modality
             and a decision rule).
@@ -86,7 +92,9 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
                  data_preprocessor=None,
                  pretrained: Optional[str] = None,
                  init_cfg=None,
-                 method_losses=None):
+                 method_losses=None,
+                 frozen_modules=None,
+                 stage1_ckpt=None):
         # one layout (the data preprocessor's) for every part that takes one
         parts, source = fill_model_layout(
             dict(data_preprocessor=data_preprocessor, backbone=backbone,
@@ -102,7 +110,8 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
         # attribute access (test_cfg.mode) also for plain dicts; no test_cfg
         # means whole-image inference
         self.test_cfg = ConfigDict(self.test_cfg or dict(mode='whole'))
-        self.init_multi_modal(parts['method_losses'], source)
+        self.init_multi_modal(parts['method_losses'], frozen_modules,
+                              stage1_ckpt, source)
 
     @property
     def task_head(self):

@@ -34,6 +34,7 @@ import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 
+from ..losses.precision import fp32_loss
 from .fusion import BaseFusion, BranchFeats, as_feature_list
 
 
@@ -50,9 +51,10 @@ class TranslationReconstructionError(nn.Module):
         1.0
     """
 
+    @fp32_loss
     def forward(self, recon: torch.Tensor, feats: torch.Tensor,
                 weights: torch.Tensor) -> torch.Tensor:
-        """recon, feats (P, B, C, h, w), weights (P, B) -> scalar."""
+        """recon, feats (P, B, C, h, w), weights (P, B) -> fp32 scalar."""
         per = (recon - feats).pow(2).flatten(2).mean(2)  # (P, B)
         return (per * weights).sum() / weights.sum().clamp_min(1)
 

@@ -13,6 +13,7 @@ logits, a loss and predictions; everything else is written here once:
     task loss + every method loss               -> loss / add_method_losses
     logits under N masks, encoders run once     -> logits_for_masks
     {combination: samples}                      -> predict_combinations
+    modules frozen at an earlier stage's ckpt   -> frozen_modules, stage1_ckpt
 
 **The mask on the host.** The data preprocessor draws the (B, M) mask on the
 CPU and writes its rows to the data samples there. The model keeps that host
@@ -33,6 +34,7 @@ from mm_incomplete.modality import (ModalityLayout, set_modality_masks,
 from ..late_fusion import LateFusionHead
 from ..methods.base import BaseMethodLoss
 from ..methods.record import ForwardRecord
+from .staged_training import freeze_module, get_submodule, load_frozen_modules
 
 
 def build_method_losses(cfgs, option: str = 'method_losses') -> ModuleDict:
@@ -68,6 +70,24 @@ def build_method_losses(cfgs, option: str = 'method_losses') -> ModuleDict:
     return ModuleDict(modules)
 
 
+def check_optimizer_trainable(model, optim_wrapper) -> None:
+    """Every parameter in the optimizer requires a gradient: frozen
+    modules are out of it, not merely without gradients (mmengine's default
+    constructor puts every parameter in)."""
+    frozen = {id(p): n for n, p in model.named_parameters()
+              if not p.requires_grad}
+    wrappers = getattr(optim_wrapper, 'optim_wrappers', None)
+    wrappers = wrappers.values() if wrappers else [optim_wrapper]
+    inside = [frozen[id(p)] for w in wrappers
+              for g in w.optimizer.param_groups for p in g['params']
+              if id(p) in frozen]
+    if inside:
+        raise ValueError(
+            f'the optimizer holds {len(inside)} frozen parameters (e.g. '
+            f'{inside[:3]}); build it with optim_wrapper=dict(constructor='
+            "'TrainableParamsOptimWrapperConstructor', ...)")
+
+
 class MultiModalModelMixin:
     """Shared machinery of the multi-modal task models.
 
@@ -82,8 +102,11 @@ class MultiModalModelMixin:
 
     # -- construction ---------------------------------------------------------
     def init_multi_modal(self, method_losses: Optional[Sequence] = None,
+                         frozen_modules: Optional[Sequence[str]] = None,
+                         stage1_ckpt: Optional[str] = None,
                          layout_source: Optional[Tuple] = None) -> None:
-        """Check the layouts, set up late fusion, build the method losses.
+        """Check the layouts, set up late fusion, build the method losses,
+        freeze the modules of an earlier training stage.
 
         Args:
             method_losses (list[dict] | dict[str, dict], optional):
@@ -91,6 +114,13 @@ class MultiModalModelMixin:
                 applied in this order to the record of every training step;
                 see :func:`build_method_losses`. Their layouts are filled in
                 already (:func:`fill_model_layout`).
+            frozen_modules (list[str], optional): dotted paths of modules
+                trained in an earlier stage (e.g. ``['backbone',
+                'head.heads']``): no gradients, always in eval mode
+                (:func:`freeze_module`); loaded from ``stage1_ckpt`` by
+                :meth:`init_weights`.
+            stage1_ckpt (str, optional): the earlier stage's checkpoint;
+                needs ``frozen_modules``.
             layout_source (tuple, optional): ``(layout, where)``, where the
                 model's layout was declared, from :func:`fill_model_layout`
                 (``None``: the backbone's).
@@ -123,6 +153,36 @@ class MultiModalModelMixin:
                     'features, which late fusion does not compute')
         self.method_losses = build_method_losses(method_losses,
                                                  'method_losses')
+        self.frozen_modules = list(frozen_modules or [])
+        self.stage1_ckpt = stage1_ckpt
+        if stage1_ckpt is not None and not self.frozen_modules:
+            raise ValueError('`stage1_ckpt` is given but `frozen_modules` is '
+                             'empty: name the modules to load from it')
+        for path in self.frozen_modules:
+            freeze_module(get_submodule(self, path, 'frozen_modules'))
+
+    # -- an earlier stage's frozen modules ------------------------------------
+    def init_weights(self) -> None:
+        """Initialise as configured, then load the frozen modules from
+        ``stage1_ckpt`` (mmengine's runner calls this before training, not
+        before testing: a later stage's own checkpoint holds them)."""
+        super().init_weights()
+        if self.frozen_modules and self.stage1_ckpt is not None:
+            skipped = load_frozen_modules(self, self.stage1_ckpt,
+                                          self.frozen_modules, 'stage1_ckpt')
+            from mmengine.logging import print_log
+            prefixes = sorted({'.'.join(k.split('.')[:2]) for k in skipped})
+            print_log(f'stage1_ckpt: {self.frozen_modules} loaded from '
+                      f'{self.stage1_ckpt}; not loaded: {len(skipped)} keys '
+                      f'under {prefixes}', logger='current')
+
+    def train_step(self, data, optim_wrapper):
+        """mmengine's ``train_step``; with frozen modules, first checks that
+        the optimizer holds none of their parameters."""
+        if self.frozen_modules and not getattr(self, '_optim_checked', False):
+            check_optimizer_trainable(self, optim_wrapper)
+            self._optim_checked = True
+        return super().train_step(data, optim_wrapper)
 
     def check_modality_layouts(self) -> None:
         """The backbone has a layout, and the preprocessor's agrees."""
@@ -177,12 +237,19 @@ class MultiModalModelMixin:
 
     def _modal_heads(self, modal_feats, record_extras=None,
                      host_mask: Optional[torch.Tensor] = None):
-        """Late fusion: ``{modality: logits}``, the neck and each
-        modality's head run once.
+        """Late fusion: ``{modality: logits}`` (see :meth:`_late_logits`)."""
+        return self._late_logits(modal_feats, record_extras, host_mask)[0]
+
+    def _late_logits(self, modal_feats, record_extras=None,
+                     host_mask: Optional[torch.Tensor] = None):
+        """Late fusion: ``({modality: logits}, fusion logits or None)``, the
+        neck and each modality's head run once, the fusion head (if the
+        head has one) once on the concatenated neck features.
 
         With ``host_mask`` (training) a modality's neck and head run only on
         the samples where it is present (their BatchNorm statistics come
-        from real features, as the branches'); its logits are zero for the
+        from real features, as the branches'), the fusion head only on the
+        samples where every modality is present; logits are zero for the
         other samples, which the decision rule weighs 0. Which rows is read
         from the host mask: no synchronisation.
         """
@@ -206,15 +273,50 @@ class MultiModalModelMixin:
                 for key, value in extras.items():
                     record_extras.setdefault(key, {})[name] = value
         logits = self.task_head.forward_modal(feats)
+        fusion = self._fusion_logits(feats, rows, host_mask, batch)
         for name, index in rows.items():
-            if len(index) == 2 and index[0] == index[1]:
-                index, out = index[:1], logits[name][:1]
-            else:
-                out = logits[name]
-            full = out.new_zeros((batch, ) + tuple(out.shape[1:]))
-            logits[name] = full.index_copy(
-                0, index.to(out.device, non_blocking=True), out)
-        return logits
+            logits[name] = self._scatter_rows(logits[name], index, batch)
+        return logits, fusion
+
+    @staticmethod
+    def _scatter_rows(out: torch.Tensor, index: torch.Tensor,
+                      batch: int) -> torch.Tensor:
+        """(B, ...) zeros with the rows ``index`` (host; a single row run
+        twice for BatchNorm counts once) set to ``out``."""
+        if len(index) == 2 and index[0] == index[1]:
+            index, out = index[:1], out[:1]
+        full = out.new_zeros((batch, ) + tuple(out.shape[1:]))
+        return full.index_copy(0, index.to(out.device, non_blocking=True),
+                               out)
+
+    def _fusion_logits(self, feats, rows, host_mask, batch):
+        """The fusion head's (B, K, ...) logits, or ``None`` (no fusion
+        head, a modality not computed, or no sample with every modality).
+
+        ``feats`` are each modality's neck outputs on its ``rows`` (all
+        samples where a modality has none)."""
+        head = self.task_head
+        if getattr(head, 'fusion_head', None) is None or \
+                set(feats) != set(self.layout.names):
+            return None
+        if host_mask is None:
+            return head.forward_fusion(feats)
+        every = host_mask.all(1).nonzero().flatten()
+        if every.numel() == 0:
+            return None
+        if every.numel() == batch:
+            return head.forward_fusion(feats)
+        if every.numel() == 1 and self.training:
+            every = every.repeat(2)  # BatchNorm: two values per channel
+        picked = {}
+        for name, f in feats.items():
+            # positions of the samples with every modality among this
+            # modality's rows (sorted: ``nonzero``)
+            pos = torch.searchsorted(rows[name], every) \
+                if name in rows else every
+            dev = pos.to(f[0].device, non_blocking=True)
+            picked[name] = tuple(x.index_select(0, dev) for x in f)
+        return self._scatter_rows(head.forward_fusion(picked), every, batch)
 
     def forward_record(self, inputs: torch.Tensor,
                        data_samples) -> ForwardRecord:
@@ -235,10 +337,13 @@ class MultiModalModelMixin:
         backbone = self.backbone
         if self.late_fusion:
             record.modal_feats = backbone.encode(inputs, host)
-            record.modal_logits = self._modal_heads(
+            record.modal_logits, record.fusion_logits = self._late_logits(
                 record.modal_feats, record.extras, host)
+            # the host mask: the decision checks it there and moves the
+            # presence weights to the device without waiting
             record.head_logits = self.task_head.decide(
-                record.modal_logits, mask)
+                record.modal_logits, host,
+                fusion_logits=record.fusion_logits)
             return record
         if getattr(backbone, 'encoder_is_mask_independent', False):
             # one pass through ``backbone(...)`` (its forward hooks fire, e.g.
@@ -279,10 +384,13 @@ class MultiModalModelMixin:
         shared = getattr(backbone, 'encoder_is_mask_independent', False)
         if self.late_fusion:
             union = torch.stack(list(masks)).any(0)
-            modal_logits = self._modal_heads(backbone.encode(inputs, union))
-            return [self.task_head.decide(
-                modal_logits, m.to(inputs.device, non_blocking=True))
-                for m in masks]
+            modal_logits, fusion = self._late_logits(
+                backbone.encode(inputs, union))
+            # host masks: a fusion head that did not run where a mask has
+            # every modality is an error there (LateFusionHead.decide)
+            return [self.task_head.decide(modal_logits, m,
+                                          fusion_logits=fusion)
+                    for m in masks]
         if shared and len(masks) > 1:
             feats = backbone.encode(inputs, torch.stack(list(masks)).any(0))
             fused = [backbone.fuse(feats, m) for m in masks]

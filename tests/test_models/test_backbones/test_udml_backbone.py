@@ -67,6 +67,70 @@ def test_weights_shape_errors():
                             torch.ones(3))
 
 
+def test_vanishing_reliance_or_sigma_gives_the_limit_not_nan():
+    """R_m -> 0+ (an EMA of the L1 norm of a dead branch's logits underflows
+    to 0) and sigma -> 0+: the weights are their limit, finite, rows sum
+    to n_b."""
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0], [0, 1, 1], [1, 0, 0]]).bool()
+    sigma = torch.tensor([[1.0, 2.0, 3.0]] * 4)
+    # R_rgb = 0: every present row gives rgb all the weight (n_b)
+    w = udml_fusion_weights(sigma, mask, torch.tensor([0.0, 5.0, 2.0]))
+    assert torch.isfinite(w).all()
+    expect = torch.tensor([[3.0, 0, 0], [2.0, 0, 0], [0, 0, 0], [1.0, 0, 0]])
+    # the third row has no rgb: its weights do not involve R_rgb
+    expect[2] = _reference_weights(sigma[2:3], mask[2:3],
+                                   torch.tensor([1.0, 5.0, 2.0]))[0].float()
+    torch.testing.assert_close(w, expect, atol=1e-6, rtol=0)
+    # every R = 0: the limit of equal R, sigma alone decides
+    w = udml_fusion_weights(sigma, mask, torch.zeros(3))
+    torch.testing.assert_close(
+        w, _reference_weights(sigma, mask, torch.ones(3)).float())
+    # a subnormal R and a sigma whose sigma^-2 overflows float32
+    tiny_sigma = torch.tensor([[1e-30, 2.0, 3.0]] * 4)
+    for s, r in ((sigma, torch.tensor([1e-40, 1.0, 1.0])),
+                 (tiny_sigma, torch.ones(3))):
+        w = udml_fusion_weights(s, mask, r)
+        assert torch.isfinite(w).all()
+        torch.testing.assert_close(w.sum(1), mask.sum(1).float())
+        assert w[0, 0] == pytest.approx(3.0)
+    # no present modality: zero weights, not NaN
+    w = udml_fusion_weights(sigma[:1], torch.zeros(1, 3).bool(),
+                            torch.ones(3))
+    assert torch.equal(w, torch.zeros(1, 3))
+
+
+def test_fuse_with_zero_reliance_stays_finite():
+    torch.manual_seed(0)
+    bb = _backbone().eval()
+    bb.set_weights_active(True)
+    bb.reliance.zero_()
+    bb.reliance[1] = 4.0
+    with torch.no_grad():
+        out = bb(torch.rand(2, 4, 32, 32))
+    assert all(torch.isfinite(o).all() for o in out)
+    torch.testing.assert_close(bb.last_stats.weights,
+                               torch.tensor([[2.0, 0.0]] * 2))
+
+
+def test_broken_reliance_is_refused_naming_modality_and_value():
+    state = _backbone().state_dict()
+    for bad in (-0.5, float('nan'), float('inf')):
+        state['reliance'] = torch.tensor([1.0, bad])
+        with pytest.raises(ValueError, match=f"reliance of 'depth' is "
+                           f"{bad!r}".replace('.', r'\.')):
+            _backbone().load_state_dict(state)
+    state['reliance'] = torch.tensor([0.0, 2.0])  # a dead branch: allowed
+    bb = _backbone()
+    bb.load_state_dict(state)
+    assert bb.reliance.tolist() == [0.0, 2.0]
+    for bad in (0.0, float('nan'), -1.0):
+        with pytest.raises(ValueError, match='init_reliance'):
+            UDMLBackbone(dict(type='MultiBranchResNet',
+                              modalities=dict(rgb=3, depth=1), depth=18,
+                              base_channels=8, out_indices=(3, )),
+                         init_reliance=dict(rgb=1.0, depth=bad))
+
+
 def _backbone():
     return UDMLBackbone(dict(type='MultiBranchResNet',
                              modalities=dict(rgb=3, depth=1), depth=18,

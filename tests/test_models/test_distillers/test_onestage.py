@@ -175,6 +175,28 @@ def test_transfer_decoder_and_teacher_do_not_run_at_inference(built):
     assert decoder == [1] and teacher == [1]
 
 
+def test_depth_at_test_time_is_never_read(built):
+    """The deployed student under `rgb+depth` predicts exactly what it
+    predicts under `rgb`, whatever the depth; `depth` alone (no RGB for
+    either encoder) is an error naming the option."""
+    task, (model, _) = built
+    model.eval()
+    with torch.no_grad():
+        inputs = model.data_preprocessor(_batch(task), False)['inputs']
+        inputs[:, 3] = torch.randn_like(inputs[:, 3])  # a depth map
+        inputs2 = inputs.clone()
+        inputs2[:, 3] = torch.randn_like(inputs[:, 3])  # another one
+        rgb, full = (model.student.layout.combination_mask(c).expand(2, -1)
+                     for c in (('rgb', ), ('rgb', 'depth')))
+        got = model.student.logits_for_masks(inputs, [rgb, full])
+        got2 = model.student.logits_for_masks(inputs2, [full])
+    assert torch.equal(got[0], got[1]) and torch.equal(got[0], got2[0])
+    with pytest.raises(ValueError, match='branch_inputs'), torch.no_grad():
+        data = model.data_preprocessor(_batch(task), False)
+        model.predict_combinations(data['inputs'], data['data_samples'],
+                                   'depth')
+
+
 def test_nyud_config_has_the_paper_setting():
     cfg = Config.fromfile(config_path('onestage/nyud_rgbd.py'))
     model = cfg.model

@@ -6,7 +6,7 @@ import torch
 from mm_incomplete.models.late_fusion import (CertaintyWeightedDecision,
                                               LearnedWeightsDecision,
                                               MeanDecision,
-                                              PredictiveEntropy,
+                                              PredictiveEntropy, SumDecision,
                                               UncertaintyWeightedDecision)
 
 NAMES = ['rgb', 'depth', 'ir']
@@ -14,7 +14,8 @@ MASK = torch.tensor([[1, 1, 1], [0, 1, 0], [1, 0, 1], [1, 1, 0]]).bool()
 
 
 def _rules():
-    return [MeanDecision(NAMES), LearnedWeightsDecision(NAMES),
+    return [MeanDecision(NAMES), SumDecision(NAMES),
+            LearnedWeightsDecision(NAMES),
             CertaintyWeightedDecision(NAMES, temperature=0.5),
             UncertaintyWeightedDecision(NAMES, temperature=2.0)]
 
@@ -109,3 +110,52 @@ def test_errors():
         CertaintyWeightedDecision(NAMES, temperature=0)
     with pytest.raises(ValueError, match=r'mask must be \(B, 3\)'):
         MeanDecision(NAMES)(logits, torch.ones(2, 2, dtype=torch.bool))
+
+
+def test_sum_is_the_joint_concat_classifier():
+    """SumDecision = a linear classifier on concatenated features:
+    W [f_rgb; f_depth] + b with W = [W_rgb, W_depth], b = b_rgb + b_depth."""
+    g = torch.Generator().manual_seed(1)
+    f = {n: torch.randn(3, 4, generator=g) for n in ('rgb', 'depth')}
+    w = {n: torch.randn(5, 4, generator=g) for n in f}
+    b = {n: torch.randn(5, generator=g) for n in f}
+    logits = {n: f[n] @ w[n].t() + b[n] for n in f}
+    concat = torch.cat([f['rgb'], f['depth']], 1) @ torch.cat(
+        [w['rgb'], w['depth']], 1).t() + b['rgb'] + b['depth']
+    full = torch.ones(3, 2, dtype=torch.bool)
+    torch.testing.assert_close(SumDecision(['rgb', 'depth'])(logits, full),
+                               concat)
+    rgb_only = torch.tensor([[True, False]] * 3)
+    assert torch.equal(SumDecision(['rgb', 'depth'])(logits, rgb_only),
+                       logits['rgb'])
+
+
+@pytest.mark.parametrize('shape', [(4, 5), (4, 5, 3, 6)],
+                         ids=['cls', 'seg'])
+def test_fusion_head_joins_only_where_every_modality_is_present(shape):
+    logits = _logits(shape)
+    fusion = torch.randn(shape, generator=torch.Generator().manual_seed(3))
+    mask = MASK.clone()
+    mask[3] = True  # samples 0 and 3 have every modality
+    stacked = torch.stack([logits[n] for n in NAMES] + [fusion])  # (4, B..)
+    # mean / sum: the fusion head is one more head in samples 0 and 3
+    out = MeanDecision(NAMES)(logits, mask, fusion_logits=fusion)
+    torch.testing.assert_close(out[[0, 3]], stacked[:, [0, 3]].mean(0))
+    torch.testing.assert_close(
+        out[[1, 2]], MeanDecision(NAMES)(logits, mask)[[1, 2]], rtol=0,
+        atol=0)
+    out = SumDecision(NAMES)(logits, mask, fusion_logits=fusion)
+    torch.testing.assert_close(out[0], stacked[:, 0].sum(0))
+    assert torch.equal(out[1], logits['depth'][1])  # depth only
+    # certainty: softmax over the 3 modality heads + the fusion head
+    rule = CertaintyWeightedDecision(NAMES, temperature=0.5)
+    out = rule(logits, mask, fusion_logits=fusion)
+    conf = stacked[:, 0].softmax(1).amax(1, keepdim=True)  # (4, 1, ...)
+    w = (conf / 0.5).softmax(0)
+    torch.testing.assert_close(out[0], (w * stacked[:, 0]).sum(0))
+    assert torch.equal(out[1], logits['depth'][1])
+    # a rule that weighs heads by modality cannot take it
+    with pytest.raises(TypeError, match='cannot take a fusion head'):
+        LearnedWeightsDecision(NAMES)(logits, mask, fusion_logits=fusion)
+    with pytest.raises(ValueError, match='fusion_logits must be shaped'):
+        MeanDecision(NAMES)(logits, mask, fusion_logits=fusion[:2])

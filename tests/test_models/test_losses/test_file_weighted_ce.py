@@ -45,3 +45,53 @@ def test_missing_file_and_wrong_class_count_name_the_file(tmp_path):
         bad(torch.randn(1, 2, 2, 2), torch.zeros(1, 2, 2).long())
     with pytest.raises(ValueError, match='class_weight_file'):
         FileWeightedCrossEntropyLoss('x.json', class_weight=[1.0])
+
+
+def _batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(2, 3, 6, 7, generator=g)
+    label = torch.randint(0, 3, (2, 6, 7), generator=g)
+    label[1, :3] = 255
+    return logits, label
+
+
+def test_reads_nothing_back_from_the_device_and_copies_weights_once(
+        tmp_path):
+    """The weight sum of the valid pixels stays on the device (mmseg's
+    boolean index / ``.item()`` made the host wait on every call, once per
+    ESANet output scale); the weights go to the device once."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from _sync_guard import HostSyncGuard
+    loss = FileWeightedCrossEntropyLoss(write(tmp_path, [0.3137, 1.7, 0.9]))
+    logits, label = _batch()
+    want = loss(logits, label, ignore_index=255)
+    with HostSyncGuard() as guard:
+        dev = torch.device('cpu')  # stands for the accelerator
+        got = loss(logits.to(dev), label.to(dev), ignore_index=255)
+    assert guard.ours == [] and guard.others == [], guard.ours + guard.others
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    first = loss.weights_on(logits)
+    loss(logits, label, ignore_index=255)
+    assert loss.weights_on(logits) is first
+    assert list(loss._weights_cache) == [(logits.device, torch.float32)]
+
+
+def test_weights_stay_fp32_under_bf16_autocast(tmp_path):
+    """Under autocast the loss is the fp32 loss of the bf16 logits: the
+    class weights (here with more digits than bf16 keeps) and their sum are
+    not rounded to bf16. Same inputs, fp32 maths: rtol 1e-5."""
+    w = [0.3137, 1.7071, 0.9123]
+    loss = FileWeightedCrossEntropyLoss(write(tmp_path, w))
+    logits, label = _batch(1)
+    logits = logits.bfloat16()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = loss(logits, label, ignore_index=255)
+    want = loss(logits.float(), label, ignore_index=255)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    # outside autocast, reduced logits get weights of their own dtype
+    # (F.cross_entropy refuses fp32 weights for bf16 logits there)
+    assert torch.isfinite(loss(logits, label, ignore_index=255))
+    assert (logits.device, torch.bfloat16) in loss._weights_cache

@@ -317,3 +317,215 @@ def test_dimml_seg_config_trains_a_step_with_duc():
     assert losses['loss_duc'] > 0
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert model.backbone.branches['depth'].conv1.weight.grad.abs().sum() > 0
+
+
+def _tiny_dimml(folder, name, data_root):
+    """configs/dimml/<name> on 4 synthetic images, batch 2."""
+    import os.path as osp
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
+    small = dict(data_root=data_root, num_train=4, num_val=2, num_test=2)
+    path = osp.join(folder, name)
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{osp.join(repo, "configs", "dimml", name)!r}]\n'
+                f'small = {small!r}\n'
+                'train_dataloader = dict(batch_size=2, dataset=small)\n'
+                'val_dataloader = dict(batch_size=2, dataset=small)\n'
+                'test_dataloader = val_dataloader\n'
+                'default_hooks = dict(logger=dict(interval=1))\n')
+    return path
+
+
+def test_stage2_config_trains_from_the_stage1_checkpoint_key(tmp_path,
+                                                             monkeypatch):
+    """The shipped stage-2 config under mmengine's runner, its stage-1
+    checkpoint given as compare_seeds' `--teacher-key model.stage1_ckpt`
+    gives it: after the stage-2 iterations the encoders (BN statistics
+    included) and unimodal heads are the stage-1 checkpoint's bit for bit,
+    the fusion head has learnt, and the optimizer held the fusion head's
+    parameters only."""
+    import importlib.util
+    import os
+    import os.path as osp
+
+    from mmengine.hooks import Hook
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
+    spec = importlib.util.spec_from_file_location(
+        'compare_seeds', osp.join(repo, 'tools', 'analysis',
+                                  'compare_seeds.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    # a stage-1 checkpoint as training writes it (weights after a step in
+    # train mode: BN statistics moved; the layout in the meta)
+    model = _model()
+    model.train()
+    samples = [DataSample().set_gt_label(i % 8) for i in range(4)]
+    set_modality_masks(samples, torch.ones(4, 2, dtype=torch.bool))
+    model.loss(torch.rand(4, 4, 32, 32) * 3, samples)
+    stage1 = {k: v.clone() for k, v in model.state_dict().items()}
+    path = str(tmp_path / 'iter_600.pth')
+    torch.save(dict(state_dict=stage1, meta=dict(modality_layout=dict(
+        names=['rgb', 'depth'], channels=[3, 1]))), path)
+    two = _tiny_dimml(str(tmp_path), 'synthetic_cls_stage2_cpu.py',
+                      str(tmp_path / 'data'))
+    cfg, _ = tool._build_cfg(two, 0, {'model.stage1_ckpt': path},
+                             str(tmp_path / 'work'), 'train')
+    assert cfg.model.stage1_ckpt == path
+    cfg.train_cfg.update(max_iters=2, val_interval=100)
+    cfg.default_hooks.checkpoint.update(interval=2, save_best=None)
+
+    class Snapshot(Hook):  # after init_weights (the stage-1 load)
+        def before_train(self, runner):
+            self.state = {k: v.clone()
+                          for k, v in runner.model.state_dict().items()}
+
+    snap = Snapshot()
+    # the runner formats the config with yapf for its log, dump and
+    # checkpoint meta (most of this test's time); plain reprs are as valid
+    monkeypatch.setattr(Config, 'pretty_text', property(
+        lambda self: '\n'.join(f'{k} = {v!r}'
+                               for k, v in self.to_dict().items())))
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        runner = tool.build_runner(cfg)
+        runner.register_hook(snap)
+        runner.train()
+    finally:
+        os.chdir(cwd)
+    after = runner.model.state_dict()
+    frozen = [k for k in stage1 if k.startswith(('backbone.', 'head.heads.'))]
+    assert any('running_mean' in k for k in frozen)
+    assert all(torch.equal(after[k], stage1[k]) for k in frozen)
+    fusion = [k for k in after if k.startswith('head.fusion_head.')]
+    assert sorted(fusion) == ['head.fusion_head.fc.bias',
+                              'head.fusion_head.fc.weight']
+    assert all(not torch.equal(after[k], snap.state[k]) for k in fusion)
+    held = [id(p) for g in runner.optim_wrapper.optimizer.param_groups
+            for p in g['params']]
+    assert sorted(held) == sorted(
+        id(p) for p in runner.model.head.fusion_head.parameters())
+
+
+@pytest.mark.parametrize('task', ['cls', 'seg'])
+def test_joint_baseline_one_loss_and_single_modality_is_its_head(task):
+    """configs/dimml/synthetic_<task>_joint_cpu.py: the stage-1
+    architecture trained with ONE cross-entropy on the summed logits (both
+    encoders learn from it); under `rgb` / `depth` the decision returns
+    exactly that head's logits, so those columns are the unimodal heads'
+    accuracy after joint training."""
+    from mmengine.registry import MODELS
+    cfg = Config.fromfile(f'configs/dimml/synthetic_{task}_joint_cpu.py')
+    init_default_scope(cfg.default_scope)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert len(model.method_losses) == 0 and not cfg.custom_hooks
+    if task == 'cls':
+        samples = [DataSample().set_gt_label(i % 8) for i in range(2)]
+        size = 32
+    else:
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        samples = [SegDataSample(
+            metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)),
+            gt_sem_seg=PixelData(data=torch.randint(0, 9, (1, 64, 64))))
+            for _ in range(2)]
+        size = 64
+    set_modality_masks(samples, torch.ones(2, 2, dtype=torch.bool))
+    x = torch.rand(2, 4, size, size)
+    losses = model.loss(x, samples)
+    key = 'loss' if task == 'cls' else 'decode.loss_ce'
+    assert [k for k in losses if 'loss' in k] == [key]
+    losses[key].backward()
+    for name in ('rgb', 'depth'):  # one objective reaches both encoders
+        assert model.backbone.branches[name].conv1.weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        modal = model._modal_heads(model.backbone.encode(x))
+        rgb, depth, both = model.logits_for_masks(
+            x, [torch.tensor([[True, False]] * 2),
+                torch.tensor([[False, True]] * 2), torch.ones(2, 2).bool()])
+    assert torch.equal(rgb, modal['rgb']) and torch.equal(depth,
+                                                          modal['depth'])
+    torch.testing.assert_close(both, modal['rgb'] + modal['depth'])
+
+
+@pytest.mark.parametrize('task', ['cls', 'seg'])
+def test_stage2_configs_train_the_fusion_head_alone(task):
+    """synthetic_<task>_stage2_cpu.py: the frozen modules stay in eval mode
+    without gradients, the only loss is the fusion head's, and it reaches
+    the fusion head alone; every combination predicts."""
+    from mmengine.registry import MODELS
+    cfg = Config.fromfile(f'configs/dimml/synthetic_{task}_stage2_cpu.py')
+    assert cfg.model.stage1_ckpt == \
+        f'work_dirs/dimml/synthetic_{task}_cpu/iter_600.pth'
+    assert cfg.train_cfg.max_iters == 80 and cfg.param_scheduler == []
+    assert cfg.optim_wrapper.constructor == \
+        'TrainableParamsOptimWrapperConstructor'
+    init_default_scope(cfg.default_scope)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)  # the checkpoint loads in init_weights
+    model.train()
+    head = model.task_head
+    assert not model.backbone.training and not head.heads.training
+    if task == 'cls':
+        samples = [DataSample().set_gt_label(i % 8) for i in range(2)]
+        size = 32
+    else:
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        samples = [SegDataSample(
+            metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)),
+            gt_sem_seg=PixelData(data=torch.randint(0, 9, (1, 64, 64))))
+            for _ in range(2)]
+        size = 64
+    set_modality_masks(samples, torch.ones(2, 2, dtype=torch.bool))
+    x = torch.rand(2, 4, size, size)
+    losses = model.loss(x, samples)
+    assert list(losses) == ['loss_ce_fusion']
+    losses['loss_ce_fusion'].backward()
+    learnt = {n.split('.')[1] for n, p in model.named_parameters()
+              if p.grad is not None}
+    assert learnt == {'fusion_head'}
+    model.eval()
+    with torch.no_grad():
+        out = model.predict_combinations(x, samples)
+    assert sorted(out) == ['depth', 'rgb', 'rgb+depth']
+
+
+def test_detached_losses_take_a_task_loss(tmp_path):
+    """`loss=`: the per-modality terms use a task loss (here the NYUDv2
+    configs' class-weighted CE, averaged over the weights of the labelled
+    pixels) instead of the plain cross-entropy."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    layout = ModalityLayout(LAYOUT)
+    mask = torch.tensor([[True, True], [False, True]])
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (2, 4, 4), generator=g)
+    labels[0, 0] = 255
+    samples = [SegDataSample(gt_sem_seg=PixelData(data=y[None]))
+               for y in labels]
+    logits = {n: torch.randn(2, 3, 4, 4, generator=g) for n in LAYOUT}
+    rec = ForwardRecord(task='seg', layout=layout, mask=mask,
+                        host_mask=mask, inputs=torch.zeros(2, 4, 4, 4),
+                        data_samples=samples, modal_logits=logits)
+    weight = torch.tensor([1.0, 2.0, 4.0])
+    (tmp_path / 'w.json').write_text(str(weight.tolist()))
+    loss = UnimodalTaskLoss(loss=dict(
+        type='FileWeightedCrossEntropyLoss',
+        class_weight_file=str(tmp_path / 'w.json')))
+    out = loss(rec)
+    for name, rows in (('rgb', [0]), ('depth', [0, 1])):
+        y = labels[rows]
+        nll = F.cross_entropy(logits[name][rows], y, weight=weight,
+                              ignore_index=255, reduction='sum')
+        ref = nll / weight[y[y != 255]].sum()
+        assert out[f'loss_ce_{name}'].item() == pytest.approx(ref.item(),
+                                                              rel=1e-5)
+    plain = UnimodalTaskLoss()(rec)['loss_ce_rgb']
+    assert plain.item() != pytest.approx(out['loss_ce_rgb'].item())
+    with pytest.raises(ValueError, match="registered by both mmseg and "
+                                         "mmpretrain: add _scope_"):
+        UnimodalTaskLoss(loss=dict(type='CrossEntropyLoss'))
