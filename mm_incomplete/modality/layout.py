@@ -70,6 +70,12 @@ class ModalityLayout:
     """
 
     def __init__(self, modalities: LayoutSpec, option: str = 'modalities'):
+        if modalities is None:
+            raise ValueError(
+                f'`{option}` is not set: give the modality layout (e.g. '
+                'dict(rgb=3, depth=1)), or build the module inside a task '
+                'model (MultiModalEncoderDecoder / MultiModalImageClassifier)'
+                ', which hands it the layout of its data preprocessor')
         if isinstance(modalities, ModalityLayout):
             pairs = list(zip(modalities.names, modalities.channels,
                              modalities.declared_kinds))

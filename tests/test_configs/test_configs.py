@@ -2,7 +2,9 @@
 
 ``config_snapshot.json`` holds the fingerprint (``_config_fingerprint.py``)
 of every config (first taken before the dataset bases were rewritten to
-declare each pipeline once, re-taken after the wave-2 methods landed). A
+declare each pipeline once, re-taken after the wave-2 methods landed and
+when the model parts stopped repeating the layout, which the task models
+now hand them from the data preprocessor). A
 config changed on purpose is re-fingerprinted deliberately:
 ``PYTHONPATH=.:tests/test_configs python tests/test_configs/_config_fingerprint.py
 mm_incomplete/configs tests/test_configs/config_snapshot.json``. Each config must still resolve to the same fields, and the

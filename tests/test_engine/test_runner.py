@@ -274,8 +274,7 @@ def test_checkpoint_layout_mismatch_is_an_error(early_fusion_run,
     cfg = tiny_config('baselines/early_fusion_synthetic_seg_cpu.py', '',
                       synthetic_root)
     swapped = dict(depth=1, rgb=3)
-    cfg.model.data_preprocessor.modalities = swapped
-    cfg.model.backbone.modalities = swapped
+    cfg.model.data_preprocessor.modalities = swapped  # the backbone's too
     for t in cfg.test_dataloader.dataset.pipeline:
         if 'modalities' in t:
             t['modalities'] = swapped

@@ -44,14 +44,13 @@ def test_freeze_modality_order_survives_a_dump(tmp_path):
         config_path('baselines/multi_branch_moddrop_synthetic_seg_cpu.py'))
     plain = str(tmp_path / 'plain.py')
     cfg.dump(plain)
-    assert list(Config.fromfile(plain).model.backbone.modalities) == \
-        ['depth', 'rgb']  # what a plain dump does
+    assert list(Config.fromfile(plain).model.data_preprocessor.modalities) \
+        == ['depth', 'rgb']  # what a plain dump does
     freeze_modality_order(cfg._cfg_dict)
     frozen = str(tmp_path / 'frozen.py')
     cfg.dump(frozen)
     back = Config.fromfile(frozen)
-    for spec in (back.model.backbone.modalities,
-                 back.model.data_preprocessor.modalities,
+    for spec in (back.model.data_preprocessor.modalities,
                  back.test_dataloader.dataset.modalities):
         assert ModalityLayout(spec).names == ('rgb', 'depth'), spec
     # the pipeline's loading step takes the dataset's layout (none of its own)

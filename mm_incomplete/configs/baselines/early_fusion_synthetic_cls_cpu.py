@@ -7,7 +7,6 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='EarlyFusionResNet',
-        modalities={{_base_.modalities}},
         depth=18,
         base_channels={{_base_.width}},
         stem_channels={{_base_.width}},

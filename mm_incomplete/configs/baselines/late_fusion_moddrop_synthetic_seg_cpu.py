@@ -11,6 +11,5 @@ model = dict(
     decode_head=dict(
         _delete_=True,
         type='LateFusionHead',
-        modalities={{_base_.modalities}},
         head={{_base_.model.decode_head}},
         decision=dict(type='MeanDecision')))

@@ -19,6 +19,7 @@ task_loss = dict(
     loss_weight=1.0)
 model = dict(
     data_preprocessor=dict(
+        modalities={{_base_.modalities}},
         size={{_base_.crop_size}},
         # full modalities in every training sample
         train_sampler=dict(type='FixedCombination', combination=None)),

@@ -16,6 +16,5 @@ model = dict(
         std=dict(rgb=[58.395, 57.12, 57.375], depth=[0.5]),
         # full modalities in every training sample
         train_sampler=dict(type='FixedCombination', combination=None)),
-    backbone=dict(
-        modalities={{_base_.modalities}}, depth=18, base_channels=width),
+    backbone=dict(depth=18, base_channels=width),
     head=dict(num_classes=num_classes, in_channels=8 * width))

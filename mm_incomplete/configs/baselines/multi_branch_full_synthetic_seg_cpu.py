@@ -19,7 +19,6 @@ model = dict(
         # full modalities in every training sample
         train_sampler=dict(type='FixedCombination', combination=None)),
     backbone=dict(
-        modalities={{_base_.modalities}},
         depth=18,
         base_channels=width,
         norm_cfg=norm_cfg),

@@ -33,7 +33,6 @@ model = dict(
     decode_head=dict(
         _delete_=True,
         type='LateFusionHead',
-        modalities={{_base_.modalities}},
         head=uper_head,
         decision=dict(type='CertaintyWeightedDecision', temperature=1.0),
         fused_loss=False),
@@ -47,7 +46,6 @@ model = dict(
             loss_weight=1.0),
         duc=dict(
             type='DUCLoss',
-            modalities={{_base_.modalities}},
             feat_dim=feat_dim,
             temperature=50.0,
             max_pixels=1024)))

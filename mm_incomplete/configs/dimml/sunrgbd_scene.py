@@ -31,13 +31,13 @@ val_dataloader = dict(batch_size=16)
 test_dataloader = val_dataloader
 model = dict(
     data_preprocessor=dict(
+        modalities={{_base_.modalities}},
         # full modalities in every training sample
         train_sampler=dict(type='FixedCombination', combination=None)),
     backbone=dict(depth=18, base_channels=64),
     head=dict(
         _delete_=True,
         type='LateFusionHead',
-        modalities={{_base_.modalities}},
         head=linear_head,
         decision=dict(type='CertaintyWeightedDecision', temperature=1.0),
         fused_loss=False),
@@ -46,7 +46,6 @@ model = dict(
         shared=dict(type='SharedHeadLoss', head=linear_head, loss_weight=1.0),
         duc=dict(
             type='DUCLoss',
-            modalities={{_base_.modalities}},
             feat_dim=feat_dim,
             temperature=50.0)))
 custom_hooks = [dict(type='DUCSplitHook', begin=20, by_epoch=True)]

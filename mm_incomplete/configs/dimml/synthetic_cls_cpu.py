@@ -21,7 +21,6 @@ model = dict(
     head=dict(
         _delete_=True,
         type='LateFusionHead',
-        modalities={{_base_.modalities}},
         head=linear_head,
         decision=dict(type='CertaintyWeightedDecision', temperature=1.0),
         fused_loss=False),
@@ -30,7 +29,6 @@ model = dict(
         shared=dict(type='SharedHeadLoss', head=linear_head, loss_weight=1.0),
         duc=dict(
             type='DUCLoss',
-            modalities={{_base_.modalities}},
             feat_dim=feat_dim,
             temperature=50.0)))
 custom_hooks = [dict(type='DUCSplitHook', begin=duc_begin)]

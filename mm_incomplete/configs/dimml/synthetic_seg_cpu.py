@@ -26,7 +26,6 @@ model = dict(
             loss_weight=1.0),
         duc=dict(
             type='DUCLoss',
-            modalities={{_base_.modalities}},
             feat_dim=feat_dim,
             temperature=50.0,
             max_pixels=1024)))

@@ -23,7 +23,8 @@ sun_max_iters = 300 * sun_iters_per_epoch
 # the official DMRNet segmentation script clips the gradient norm at 20
 optim_wrapper = dict(clip_grad=dict(_delete_=True, max_norm=20, norm_type=2))
 model = dict(
-    data_preprocessor=dict(size={{_base_.crop_size}}),
+    data_preprocessor=dict(
+        modalities={{_base_.modalities}}, size={{_base_.crop_size}}),
     decode_head=dict(num_classes=num_classes, loss_decode=task_loss),
     method_losses=dict(
         hard_combination=dict(

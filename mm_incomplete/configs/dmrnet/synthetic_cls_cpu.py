@@ -23,7 +23,6 @@ model = dict(
     method_losses=dict(
         hard_combination=dict(
             type='CombinationRegularizer',
-            modalities={{_base_.modalities}},
             combinations=hard_combinations,
             inputs='neck_feats',
             prefix='aux',

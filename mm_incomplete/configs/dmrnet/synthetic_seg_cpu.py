@@ -25,7 +25,6 @@ model = dict(
         mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.4]),
         std=dict(rgb=[58.395, 57.12, 57.375], depth=[0.5])),
     backbone=dict(
-        modalities={{_base_.modalities}},
         depth=18,
         base_channels=width,
         norm_cfg=norm_cfg),
@@ -37,7 +36,6 @@ model = dict(
     neck=dict(in_channels=stage_channels),
     method_losses=dict(
         hard_combination=dict(
-            modalities={{_base_.modalities}},
             combinations=hard_combinations,
             head=dict(
                 in_channels=stage_channels,

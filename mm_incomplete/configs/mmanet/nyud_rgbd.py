@@ -46,7 +46,6 @@ model = dict(
     method_losses=dict(
         mar=dict(
             type='CombinationRegularizer',
-            modalities={{_base_.modalities}},
             combinations=None,
             inputs='neck_feats',
             prefix='mar',

@@ -30,7 +30,6 @@ model = dict(
     method_losses=dict(
         mar=dict(
             type='CombinationRegularizer',
-            modalities={{_base_.modalities}},
             combinations=None,  # mined by WeakCombinationMiningHook
             inputs='neck_feats',  # the pooled fused vector
             prefix='mar',

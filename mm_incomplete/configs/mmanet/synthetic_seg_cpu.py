@@ -32,7 +32,6 @@ model = dict(
     method_losses=dict(
         mar=dict(
             type='CombinationRegularizer',
-            modalities={{_base_.modalities}},
             combinations=None,  # mined by WeakCombinationMiningHook
             inputs='fused_feats',
             prefix='mar',

@@ -11,18 +11,15 @@ _base_ = [
     '../_base_/datasets/casia_surf.py', '../_base_/default_runtime_cls.py',
     '../_base_/models/multi_branch_r50_cls.py'
 ]
-modalities = {{_base_.modalities}}
 max_epochs = 50
 model = dict(
     data_preprocessor=dict(
-        modalities=modalities,
+        modalities={{_base_.modalities}},
         # depth and IR are 8-bit images here (not metres)
         mean=dict(rgb=[123.675, 116.28, 103.53], depth=[127.5], ir=[127.5]),
         std=dict(rgb=[58.395, 57.12, 57.375], depth=[127.5], ir=[127.5]),
         train_sampler=dict(type='FixedCombination', combination=None)),
-    backbone=dict(
-        modalities=modalities, depth=18, base_channels=64,
-        out_indices=(2, 3)),
+    backbone=dict(depth=18, base_channels=64, out_indices=(2, 3)),
     head=dict(num_classes=2, in_channels=512))
 optim_wrapper = dict(
     type='OptimWrapper',

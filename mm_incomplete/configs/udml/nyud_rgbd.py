@@ -11,7 +11,6 @@
 _base_ = ['../baselines/multi_branch_moddrop_nyud_rgbd.py']
 noise_begin = 15000  # epoch 150 of 300 x 100 iterations
 weights_begin = 18000  # epoch 180
-modalities = {{_base_.modalities}}
 crop_size = {{_base_.crop_size}}
 model = dict(
     backbone=dict(
@@ -28,7 +27,7 @@ model = dict(
             estimator_weight=0.1,
             momentum=0.9)))
 train_pipeline = [
-    dict(type='LoadMultiModalImages', modalities=modalities),
+    dict(type='LoadMultiModalImages'),  # `modalities`: the dataset's
     dict(type='LoadMultiModalAnnotations'),
     dict(
         type='MultiModalRandomResize',

@@ -9,7 +9,6 @@
 _base_ = ['../baselines/multi_branch_moddrop_synthetic_cls_cpu.py']
 noise_begin = 300
 weights_begin = 360
-modalities = {{_base_.modalities}}
 model = dict(
     backbone=dict(
         _delete_=True,
@@ -25,7 +24,7 @@ model = dict(
             estimator_weight=0.1,
             momentum=0.9)))
 train_pipeline = [
-    dict(type='LoadMultiModalImages', modalities=modalities),
+    dict(type='LoadMultiModalImages'),  # `modalities`: the dataset's
     dict(type='MultiModalRandomFlip', prob=0.5),
     dict(type='RGBPhotoMetricDistortion', brightness_delta=16,
          hue_delta=5),

@@ -17,7 +17,6 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='MultiBranchResNet',
-        modalities={{_base_.modalities}},
         depth=18,
         base_channels=16,
         out_indices=(3, ),

@@ -10,7 +10,6 @@
 _base_ = ['../baselines/multi_branch_moddrop_synthetic_seg_cpu.py']
 noise_begin = 300
 weights_begin = 360
-modalities = {{_base_.modalities}}
 crop_size = {{_base_.crop_size}}
 model = dict(
     backbone=dict(
@@ -27,7 +26,7 @@ model = dict(
             estimator_weight=0.1,
             momentum=0.9)))
 train_pipeline = [
-    dict(type='LoadMultiModalImages', modalities=modalities),
+    dict(type='LoadMultiModalImages'),  # `modalities`: the dataset's
     dict(type='LoadMultiModalAnnotations'),
     dict(
         type='MultiModalRandomResize',

@@ -28,7 +28,9 @@ class EarlyFusionResNet(ResNet):
 
     Args:
         modalities (str | dict): the modality layout, e.g.
-            ``dict(rgb=3, depth=1)``; sets ``in_channels``.
+            ``dict(rgb=3, depth=1)``; sets ``in_channels``. In a task model
+            leave it unset: the model hands it its data preprocessor's
+            (:mod:`~mm_incomplete.models.utils.model_layout`).
         depth (int): ResNet depth: 18, 34, 50, 101 or 152.
         **kwargs: any other argument of mmseg's ``ResNet`` (``base_channels``,
             ``stem_channels``, ``deep_stem``, ``strides``, ``dilations``,
@@ -46,7 +48,7 @@ class EarlyFusionResNet(ResNet):
     #: the encoder's input depends on the mask: no encode/fuse split
     encoder_is_mask_independent = False
 
-    def __init__(self, modalities=dict(rgb=3, depth=1), depth: int = 50,
+    def __init__(self, modalities=None, depth: int = 50,
                  **kwargs):
         if 'in_channels' in kwargs:
             raise ValueError('EarlyFusionResNet takes its input channels from '

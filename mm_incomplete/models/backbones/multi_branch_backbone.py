@@ -82,7 +82,9 @@ class MultiBranchBackbone(BaseModule):
     Args:
         modalities (str | dict | list | ModalityLayout): the modality layout,
             e.g. ``dict(rgb=3, depth=1)``; inputs stack the channels in this
-            order.
+            order. In a task model leave it unset: the model hands it its
+            data preprocessor's
+            (:mod:`~mm_incomplete.models.utils.model_layout`).
         branch (dict): the backbone config of every branch, e.g.
             ``dict(type='ResNet', depth=18, out_indices=(0, 1, 2, 3))``;
             ``in_channels`` is set per modality (do not give it). Its
@@ -123,7 +125,7 @@ class MultiBranchBackbone(BaseModule):
     """
 
     def __init__(self,
-                 modalities=dict(rgb=3, depth=1),
+                 modalities=None,
                  branch: dict = dict(type='ResNet', depth=50),
                  fusion: dict = dict(
                      type='SqueezeExciteFusion', reduction=16, reduce='mean'),

@@ -40,6 +40,8 @@ class MultiBranchResNet(MultiBranchBackbone):
     Args:
         modalities (str | dict): the modality layout, e.g.
             ``dict(rgb=3, depth=1)``; inputs stack the channels in this order.
+            In a task model leave it unset: the model hands it its data
+            preprocessor's.
         depth (int): ResNet depth of every branch: 18, 34, 50, 101 or 152.
         base_channels (int): width of the first stage (64 in the ResNet
             paper); stage i has ``base_channels * 2**i * expansion``
@@ -86,7 +88,7 @@ class MultiBranchResNet(MultiBranchBackbone):
     """
 
     def __init__(self,
-                 modalities=dict(rgb=3, depth=1),
+                 modalities=None,
                  depth: int = 50,
                  base_channels: int = 64,
                  stem_channels: Optional[int] = None,

@@ -146,7 +146,8 @@ class UDMLBackbone(BaseModule):
 
     Args:
         backbone (dict): the wrapped backbone, parallel form
-            (``encoder_is_mask_independent``), e.g. ``MultiBranchResNet``.
+            (``encoder_is_mask_independent``), e.g. ``MultiBranchResNet``;
+            a task model hands it its layout (``layout_children``).
         hidden (int): estimator width. Defaults to 256 (release).
         dropout (float): estimator dropout. Defaults to 0.1 (release).
         init_reliance (dict | float): R_m before any estimate; a dict per
@@ -165,6 +166,9 @@ class UDMLBackbone(BaseModule):
         >>> [f.shape[1] for f in bb(x)]
         [64]
     """
+
+    #: configs of arguments that take the task model's layout
+    layout_children = ('backbone', )
 
     def __init__(self, backbone: dict, hidden: int = 256,
                  dropout: float = 0.1, init_reliance=1.0, init_cfg=None):

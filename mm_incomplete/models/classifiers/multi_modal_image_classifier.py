@@ -20,6 +20,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..methods.record import ForwardRecord
+from ..utils.model_layout import fill_model_layout
 from ..utils.multi_modal_model import MultiModalModelMixin
 
 
@@ -29,7 +30,12 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
 
     Same arguments as mmpretrain's ``ImageClassifier``; the backbone must
     take ``(inputs, mask)`` and expose ``layout``. A ``data_preprocessor``
-    dict without ``type`` becomes ``MultiModalClsDataPreProcessor``.
+    dict without ``type`` becomes ``MultiModalClsDataPreProcessor``. The
+    layout is declared once, as the data preprocessor's ``modalities`` (or,
+    without a multi-modal data preprocessor, the backbone's): every other
+    part that takes ``modalities`` gets it, and one that names another
+    layout is an error naming both
+    (:mod:`~mm_incomplete.models.utils.model_layout`).
 
     Args:
         backbone (dict): a multi-modal backbone (``MultiBranchResNet``).
@@ -51,8 +57,7 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
         >>> import torch
         >>> from mmpretrain.structures import DataSample
         >>> model = MultiModalImageClassifier(
-        ...     backbone=dict(type='MultiBranchResNet',
-        ...                   modalities=dict(rgb=3, depth=1), depth=18,
+        ...     backbone=dict(type='MultiBranchResNet', depth=18,
         ...                   base_channels=8, out_indices=(3, )),
         ...     neck=dict(type='GlobalAveragePooling'),
         ...     head=dict(type='LinearClsHead', num_classes=5,
@@ -63,21 +68,37 @@ class MultiModalImageClassifier(MultiModalModelMixin, ImageClassifier):
         ...     torch.rand(2, 4, 32, 32), [DataSample(), DataSample()])
         >>> sorted(out), out['rgb'][0].pred_score.shape
         (['depth', 'rgb', 'rgb+depth'], torch.Size([5]))
+        >>> model.backbone.layout  # the data preprocessor's
+        ModalityLayout('rgb:3,depth:1')
     """
 
     task = 'cls'
 
-    def __init__(self, backbone: dict, *args,
+    def __init__(self,
+                 backbone: dict,
+                 neck: Optional[dict] = None,
+                 head: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
+                 train_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 method_losses=None, frozen_modules=None, stage1_ckpt=None,
-                 **kwargs):
+                 init_cfg: Optional[dict] = None,
+                 method_losses=None,
+                 frozen_modules=None,
+                 stage1_ckpt=None):
         if isinstance(data_preprocessor, dict):
             data_preprocessor = dict(data_preprocessor)
             data_preprocessor.setdefault('type',
                                          'MultiModalClsDataPreProcessor')
-        super().__init__(backbone, *args,
-                         data_preprocessor=data_preprocessor, **kwargs)
-        self.init_multi_modal(method_losses, frozen_modules, stage1_ckpt)
+        # one layout (the data preprocessor's) for every part that takes one
+        parts, source = fill_model_layout(
+            dict(data_preprocessor=data_preprocessor, backbone=backbone,
+                 neck=neck, head=head, method_losses=method_losses), MODELS)
+        super().__init__(
+            parts['backbone'], neck=parts['neck'], head=parts['head'],
+            pretrained=pretrained, train_cfg=train_cfg,
+            data_preprocessor=parts['data_preprocessor'], init_cfg=init_cfg)
+        self.init_multi_modal(parts['method_losses'], frozen_modules,
+                              stage1_ckpt, source)
 
     @property
     def task_head(self):

@@ -51,6 +51,12 @@ class ModalityProcessingMixin:
                          std: Optional[dict], bgr_to_rgb: bool,
                          rgb_to_bgr: bool, rgb_modality: str, train_sampler,
                          test_combination) -> None:
+        if modalities is None:
+            raise ValueError(
+                '`data_preprocessor.modalities` is not set: declare the '
+                "model's modality layout there, e.g. modalities=dict(rgb=3, "
+                "depth=1) (our configs give it the dataset base's "
+                '`modalities`)')
         self.layout = ModalityLayout(modalities,
                                      'data_preprocessor.modalities')
         if (mean is None) != (std is None):

@@ -24,7 +24,9 @@ class MultiModalSegDataPreProcessor(ModalityProcessingMixin,
 
     Args:
         modalities (str | dict): the modality layout, e.g.
-            ``dict(rgb=3, depth=1)``.
+            ``dict(rgb=3, depth=1)``: the model's one declaration of it
+            (the task model hands it to the backbone, heads and method
+            losses).
         mean (dict, optional): ``{name: [C_m values] or one value}`` for
             every modality, in the channel order *after* any swap. ``None``
             (with ``std=None``) disables normalisation.
@@ -69,7 +71,7 @@ class MultiModalSegDataPreProcessor(ModalityProcessingMixin,
     """
 
     def __init__(self,
-                 modalities,
+                 modalities=None,
                  mean: Optional[dict] = None,
                  std: Optional[dict] = None,
                  size: Optional[tuple] = None,

@@ -33,6 +33,8 @@ from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.structures import BaseDataElement
 
 from mm_incomplete.modality import set_modality_masks
+from ..utils.model_layout import (MODEL_COMPONENTS, check_same_layout,
+                                  fill_model_layout)
 from ..utils.multi_modal_model import build_method_losses
 from .feature_recorder import FeatureRecorder
 from .teacher import freeze_teacher, load_teacher_checkpoint
@@ -44,8 +46,12 @@ class BaseDistiller(BaseModel):
 
     Args:
         student (dict): config of the student model (it carries the data
-            preprocessor used for training and evaluation).
-        teacher (dict): config of the teacher model.
+            preprocessor used for training and evaluation, and with it the
+            modality layout of the distiller).
+        teacher (dict): config of the teacher model. It sees the student's
+            stacked inputs, so it gets the student's layout where it names
+            none, and one that names another is an error naming both; the
+            distiller's ``method_losses`` and ``aux_heads`` get it too.
         teacher_ckpt (str): checkpoint of the trained teacher, loaded
             strictly (missing file or mismatched keys raise).
         teacher_ckpt_prefix (str, optional): keep and strip only keys with
@@ -127,8 +133,23 @@ class BaseDistiller(BaseModel):
             self.student.data_preprocessor, teacher_combination)
         self.layout = self.data_preprocessor.layout
         self.teacher_combination = self.data_preprocessor.teacher_combination
+        # the student's layout reaches the teacher (which sees the same
+        # stacked inputs) and the distiller's own heads and method losses
+        source = (self.layout, 'student.' + getattr(
+            self.student, 'layout_source', 'data_preprocessor.modalities'))
+        teacher = copy.deepcopy(teacher)
+        parts, _ = fill_model_layout(
+            {k: teacher[k] for k in MODEL_COMPONENTS if k in teacher},
+            self.registry, source, prefix='teacher.')
+        teacher.update(parts)
+        parts, _ = fill_model_layout(
+            dict(aux_heads=aux_heads, method_losses=method_losses),
+            self.registry, source)
+        aux_heads, method_losses = parts['aux_heads'], parts['method_losses']
 
-        teacher_model = self.registry.build(copy.deepcopy(teacher))
+        teacher_model = self.registry.build(teacher)
+        check_same_layout(getattr(teacher_model, 'layout', None),
+                          'teacher.layout', source)
         load_teacher_checkpoint(teacher_model, teacher_ckpt,
                                 teacher_ckpt_prefix)
         # kept out of the module tree: not in parameters() or state_dict()

@@ -23,8 +23,7 @@ class SegDistiller(BaseDistiller):
         ...     type='MultiModalEncoderDecoder',
         ...     data_preprocessor=dict(type='MultiModalSegDataPreProcessor',
         ...                            modalities=dict(rgb=3, depth=1)),
-        ...     backbone=dict(type='MultiBranchResNet',
-        ...                   modalities=dict(rgb=3, depth=1), depth=18,
+        ...     backbone=dict(type='MultiBranchResNet', depth=18,
         ...                   base_channels=8),
         ...     decode_head=dict(type='FCNHead', in_channels=64, in_index=3,
         ...                      channels=16, num_classes=5))

@@ -83,7 +83,8 @@ class CombinationRegularizerSegHead(_CombinationRegularizerMixin, BaseModule):
         head (dict): the inner mmseg decode head (e.g. ``FCNHead``); its
             ``loss_decode`` weight is the weight of the regularizer (DMRNet
             on NYUDv2: 0.5).
-        modalities (str | dict): the model's modality layout.
+        modalities (str | dict): the model's modality layout; a task model
+            (or distiller) fills it in from its data preprocessor.
         combinations (str | list[str] | None): the selected combinations
             (DMRNet's hard ones, e.g. ``['depth']``); ``None`` to mine them
             with :class:`CombinationMiningHook`.
@@ -110,7 +111,7 @@ class CombinationRegularizerSegHead(_CombinationRegularizerMixin, BaseModule):
 
     def __init__(self,
                  head: dict,
-                 modalities,
+                 modalities=None,
                  combinations=None,
                  selector_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -154,7 +155,8 @@ class CombinationRegularizerClsHead(_CombinationRegularizerMixin, BaseModule):
     Args:
         head (dict): the inner mmpretrain head (e.g. ``LinearClsHead``); its
             ``loss`` weight is the weight of the regularizer (DMRNet: 0.3).
-        modalities (str | dict): the model's modality layout.
+        modalities (str | dict): the model's modality layout; a task model
+            (or distiller) fills it in from its data preprocessor.
         combinations (str | list[str] | None): the selected combinations;
             ``None`` to mine them with :class:`CombinationMiningHook`.
         selector_cfg (dict, optional): more :class:`CombinationSelector`
@@ -176,7 +178,7 @@ class CombinationRegularizerClsHead(_CombinationRegularizerMixin, BaseModule):
 
     def __init__(self,
                  head: dict,
-                 modalities,
+                 modalities=None,
                  combinations=None,
                  selector_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):

@@ -37,7 +37,8 @@ class LateFusionHead(BaseModule):
         head (dict): the task head of one modality (an mmseg decode head or
             an mmpretrain classification head); one copy is built per
             modality.
-        modalities (str | dict): the model's modality layout.
+        modalities (str | dict): the model's modality layout; a task model
+            (or distiller) fills it in from its data preprocessor.
         decision (dict): the decision rule, a :class:`BaseDecision` config,
             e.g. ``dict(type='CertaintyWeightedDecision', temperature=1.0)``;
             ``modalities`` is filled in.
@@ -75,7 +76,7 @@ class LateFusionHead(BaseModule):
 
     def __init__(self,
                  head: dict,
-                 modalities,
+                 modalities=None,
                  decision: dict = dict(type='MeanDecision'),
                  uncertainty: Optional[dict] = None,
                  task: Optional[str] = None,

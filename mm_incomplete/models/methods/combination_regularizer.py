@@ -120,7 +120,8 @@ class CombinationRegularizer(BaseMethodLoss):
             ``loss_decode`` weight is the regularizer's weight; DMRNet on
             NYUDv2: 0.5) or an mmpretrain head (its ``loss`` weight; DMRNet:
             0.3).
-        modalities (str | dict): the model's modality layout.
+        modalities (str | dict): the model's modality layout; a task model
+            (or distiller) fills it in from its data preprocessor.
         combinations (str | list[str] | None): the selected combinations
             (e.g. ``['depth']``); ``None`` to mine them
             (:class:`CombinationMiningHook` with ``mining_score``, or
@@ -160,7 +161,7 @@ class CombinationRegularizer(BaseMethodLoss):
 
     def __init__(self,
                  head: dict,
-                 modalities,
+                 modalities=None,
                  combinations=None,
                  selector_cfg: Optional[dict] = None,
                  inputs: str = 'neck_feats',

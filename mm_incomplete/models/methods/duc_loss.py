@@ -140,7 +140,8 @@ class DUCLoss(BaseMethodLoss):
     """Dimension-decoupled unidirectional contrastive loss (DI-MML).
 
     Args:
-        modalities (str | dict): the model's modality layout.
+        modalities (str | dict): the model's modality layout; a task model
+            (or distiller) fills it in from its data preprocessor.
         feat_dim (int): D, channels of the last stage's per-modality
             features.
         temperature (float): T [50 for CREMA-D/ModelNet40, 10 for

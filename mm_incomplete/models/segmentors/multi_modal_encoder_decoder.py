@@ -29,6 +29,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptSampleList, SampleList, add_prefix
 
 from ..methods.record import ForwardRecord
+from ..utils.model_layout import fill_model_layout
 from ..utils.multi_modal_model import MultiModalModelMixin
 
 
@@ -38,8 +39,11 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
 
     Same arguments as mmseg's ``EncoderDecoder``; the backbone must take
     ``(inputs, mask)`` and expose ``layout`` (``MultiBranchResNet``,
-    ``EarlyFusionResNet``). When the data preprocessor has a layout too, the
-    two must agree.
+    ``EarlyFusionResNet``). The layout is declared once, as the data
+    preprocessor's ``modalities`` (or, without a multi-modal data
+    preprocessor, the backbone's): every other part that takes
+    ``modalities`` gets it, and one that names another layout is an error
+    naming both (:mod:`~mm_incomplete.models.utils.model_layout`).
 
     Args:
         method_losses (list[dict] | dict[str, dict], optional):
@@ -78,13 +82,36 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
 
     task = 'seg'
 
-    def __init__(self, *args, method_losses=None, frozen_modules=None,
-                 stage1_ckpt=None, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self,
+                 backbone: dict,
+                 decode_head: dict,
+                 neck: Optional[dict] = None,
+                 auxiliary_head=None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 data_preprocessor=None,
+                 pretrained: Optional[str] = None,
+                 init_cfg=None,
+                 method_losses=None,
+                 frozen_modules=None,
+                 stage1_ckpt=None):
+        # one layout (the data preprocessor's) for every part that takes one
+        parts, source = fill_model_layout(
+            dict(data_preprocessor=data_preprocessor, backbone=backbone,
+                 neck=neck, decode_head=decode_head,
+                 auxiliary_head=auxiliary_head,
+                 method_losses=method_losses), MODELS)
+        super().__init__(
+            backbone=parts['backbone'], decode_head=parts['decode_head'],
+            neck=parts['neck'], auxiliary_head=parts['auxiliary_head'],
+            train_cfg=train_cfg, test_cfg=test_cfg,
+            data_preprocessor=parts['data_preprocessor'],
+            pretrained=pretrained, init_cfg=init_cfg)
         # attribute access (test_cfg.mode) also for plain dicts; no test_cfg
         # means whole-image inference
         self.test_cfg = ConfigDict(self.test_cfg or dict(mode='whole'))
-        self.init_multi_modal(method_losses, frozen_modules, stage1_ckpt)
+        self.init_multi_modal(parts['method_losses'], frozen_modules,
+                              stage1_ckpt, source)
 
     @property
     def task_head(self):

@@ -103,7 +103,8 @@ class MultiModalModelMixin:
     # -- construction ---------------------------------------------------------
     def init_multi_modal(self, method_losses: Optional[Sequence] = None,
                          frozen_modules: Optional[Sequence[str]] = None,
-                         stage1_ckpt: Optional[str] = None) -> None:
+                         stage1_ckpt: Optional[str] = None,
+                         layout_source: Optional[Tuple] = None) -> None:
         """Check the layouts, set up late fusion, build the method losses,
         freeze the modules of an earlier training stage.
 
@@ -111,7 +112,8 @@ class MultiModalModelMixin:
             method_losses (list[dict] | dict[str, dict], optional):
                 :class:`BaseMethodLoss` configs (mmengine root ``MODELS``),
                 applied in this order to the record of every training step;
-                see :func:`build_method_losses`.
+                see :func:`build_method_losses`. Their layouts are filled in
+                already (:func:`fill_model_layout`).
             frozen_modules (list[str], optional): dotted paths of modules
                 trained in an earlier stage (e.g. ``['backbone',
                 'head.heads']``): no gradients, always in eval mode
@@ -119,7 +121,14 @@ class MultiModalModelMixin:
                 :meth:`init_weights`.
             stage1_ckpt (str, optional): the earlier stage's checkpoint;
                 needs ``frozen_modules``.
+            layout_source (tuple, optional): ``(layout, where)``, where the
+                model's layout was declared, from :func:`fill_model_layout`
+                (``None``: the backbone's).
         """
+        #: the config key the layout was declared at (error messages, a
+        #: distiller's teacher)
+        self.layout_source = 'backbone.layout' if layout_source is None \
+            else layout_source[1]
         self.check_modality_layouts()
         head = self.task_head
         self.late_fusion = isinstance(head, LateFusionHead)
@@ -133,8 +142,8 @@ class MultiModalModelMixin:
                     f'feedback=None); got {type(self.backbone).__name__}')
             if head.layout != self.layout:
                 raise ValueError(
-                    f'LateFusionHead.modalities {head.layout!r} differ from '
-                    f'backbone.modalities {self.layout!r}')
+                    f'LateFusionHead.modalities {head.layout!r} != '
+                    f'{self.layout_source} {self.layout!r}')
             if head.task != self.task:
                 raise ValueError(f'LateFusionHead holds {head.task} heads; '
                                  f'{type(self).__name__} needs {self.task}')
@@ -186,8 +195,8 @@ class MultiModalModelMixin:
         pre_layout = getattr(self.data_preprocessor, 'layout', None)
         if pre_layout is not None and pre_layout != self.layout:
             raise ValueError(
-                f'data_preprocessor.modalities {pre_layout!r} differ from '
-                f'backbone.modalities {self.layout!r}')
+                f'data_preprocessor.layout {pre_layout!r} != backbone.layout '
+                f'{self.layout!r}')
 
     @property
     def layout(self) -> ModalityLayout:

@@ -59,7 +59,9 @@ def test_casia_surf_maps_fit_the_regions():
     from mmpretrain.registry import MODELS
     init_default_scope('mmpretrain')
     cfg = Config.fromfile(config_path('mmh/casia_surf_teacher.py'))
-    backbone = MODELS.build(cfg.model.backbone)
+    # built alone, the backbone gets the layout the model would hand it
+    backbone = MODELS.build(dict(
+        cfg.model.backbone, modalities=cfg.model.data_preprocessor.modalities))
     with torch.no_grad():
         outs = backbone(torch.rand(1, 5, 112, 112))
     assert [tuple(o.shape[2:]) for o in outs] == [(7, 7), (4, 4)]

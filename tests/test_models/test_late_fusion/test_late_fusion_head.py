@@ -101,7 +101,9 @@ def test_errors():
                                 depth=18, base_channels=8),
                   decode_head=dict(type='LateFusionHead', head=fcn(),
                                    modalities=LAYOUT))
-    with pytest.raises(ValueError, match='LateFusionHead.modalities'):
+    with pytest.raises(ValueError, match=r"decode_head.modalities "
+                       r"ModalityLayout\('rgb:3,hha:3'\) != backbone."
+                       r"modalities ModalityLayout\('rgb:3,depth:1'\)"):
         seg_model(decode_head=dict(type='LateFusionHead', head=fcn(),
                                    modalities=dict(rgb=3, hha=3)))
     with pytest.raises(ValueError, match='holds cls heads'):

@@ -154,8 +154,10 @@ def test_nyud_config_builds_the_paper_setting():
     assert names.index('MultiModalNoiseInjection') < \
         names.index('MultiModalPad')
     init_default_scope('mmseg')
-    small = dict(bb, backbone=dict(bb.backbone, depth=18, base_channels=8,
-                                   norm_cfg=dict(type='BN'), init_cfg=None))
+    # built alone: the layout the task model would hand the inner backbone
+    small = dict(bb, backbone=dict(
+        bb.backbone, depth=18, base_channels=8, norm_cfg=dict(type='BN'),
+        init_cfg=None, modalities=cfg.model.data_preprocessor.modalities))
     model = SimpleNamespace(backbone=SEG_MODELS.build(small))
     assert model.backbone.embeddings['rgb'].in_channels == 64
 

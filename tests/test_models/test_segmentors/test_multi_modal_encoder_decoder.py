@@ -1,4 +1,6 @@
 """Tests of MultiModalEncoderDecoder: the mask through every mmseg path."""
+import re
+
 import pytest
 import torch
 from mmengine.registry import DefaultScope
@@ -169,7 +171,9 @@ def test_test_step_and_tta_use_the_test_combination():
 
 
 def test_layout_mismatch_is_reported():
-    with pytest.raises(ValueError, match='differ from backbone.modalities'):
+    with pytest.raises(ValueError, match=re.escape(
+            "backbone.modalities ModalityLayout('rgb:3,depth:1') != "
+            "data_preprocessor.modalities ModalityLayout('rgb:3,hha:3')")):
         MODELS.build(dict(
             type='MultiModalEncoderDecoder',
             data_preprocessor=dict(type='MultiModalSegDataPreProcessor',

@@ -10,7 +10,7 @@
 _base_ = ['./nyud_rgbd.py']
 class_weight_file = 'data/nyudv2/class_weights_label40.json'
 paper_train_pipeline = [
-    dict(type='LoadMultiModalImages', modalities={{_base_.modalities}}),
+    dict(type='LoadMultiModalImages'),  # `modalities`: the dataset's
     dict(type='LoadMultiModalAnnotations'),
     dict(
         type='MultiModalRandomResize',

@@ -7,7 +7,7 @@
 _base_ = ['./sunrgbd_rgbd.py']
 class_weight_file = 'data/sunrgbd/class_weights_label37.json'
 paper_train_pipeline = [
-    dict(type='LoadMultiModalImages', modalities={{_base_.modalities}}),
+    dict(type='LoadMultiModalImages'),  # `modalities`: the dataset's
     dict(type='LoadMultiModalAnnotations'),
     dict(
         type='MultiModalRandomResize',

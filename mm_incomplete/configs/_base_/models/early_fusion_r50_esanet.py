@@ -8,7 +8,6 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='EarlyFusionResNet',
-        modalities=dict(rgb=3, depth=1),
         depth=50,
         base_channels=64,
         stem_channels=64,

@@ -2,17 +2,18 @@
 # squeeze-and-excitation fusion (only the deepest stage is fused and output),
 # global average pooling and a linear head. Trains from scratch. Child
 # configs set the classes (head.num_classes) and the `train_sampler`.
+# The modality layout: a child that adds a dataset base gives the dataset
+# base's `modalities` to `data_preprocessor.modalities`; the model hands it
+# to the backbone and every other part that takes one.
 model = dict(
     type='MultiModalImageClassifier',
     data_preprocessor=dict(
         type='MultiModalClsDataPreProcessor',
-        modalities=dict(rgb=3, depth=1),
         mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.842]),
         std=dict(rgb=[58.395, 57.12, 57.375], depth=[1.417]),
         test_combination=None),
     backbone=dict(
         type='MultiBranchResNet',
-        modalities=dict(rgb=3, depth=1),
         depth=50,
         base_channels=64,
         out_indices=(3, ),

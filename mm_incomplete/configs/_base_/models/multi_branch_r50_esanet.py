@@ -19,13 +19,15 @@
 # task loss, the preprocessor's padding `size` and its `train_sampler`.
 # UPerHead instead: `neck=None` and `decode_head` of multi_branch_r50_uper.py
 # (see baselines/multi_branch_moddrop_nyud_rgbd_uper.py).
+# The modality layout: a child that adds a dataset base gives the dataset
+# base's `modalities` to `data_preprocessor.modalities`; the model hands it
+# to the backbone and every other part that takes one.
 norm_cfg = dict(type='SyncBN', requires_grad=True)  # BN when not distributed
 pretrained = 'torchvision://resnet50'
 model = dict(
     type='MultiModalEncoderDecoder',
     data_preprocessor=dict(
         type='MultiModalSegDataPreProcessor',
-        modalities=dict(rgb=3, depth=1),
         # RGB in RGB order (the loader's), ImageNet statistics; depth in
         # metres with ESANet's NYUv2 statistics
         mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.842]),
@@ -34,7 +36,6 @@ model = dict(
         test_combination=None),
     backbone=dict(
         type='MultiBranchResNet',
-        modalities=dict(rgb=3, depth=1),
         depth=50,
         base_channels=64,
         out_indices=(0, 1, 2, 3),

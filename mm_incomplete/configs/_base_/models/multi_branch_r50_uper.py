@@ -6,12 +6,14 @@
 # terms). Everything trains from scratch. Child configs set the classes
 # (decode_head.num_classes), the preprocessor's padding `size` and its
 # `train_sampler` (absent: full modalities only).
+# The modality layout: a child that adds a dataset base gives the dataset
+# base's `modalities` to `data_preprocessor.modalities`; the model hands it
+# to the backbone and every other part that takes one.
 norm_cfg = dict(type='SyncBN', requires_grad=True)  # BN when not distributed
 model = dict(
     type='MultiModalEncoderDecoder',
     data_preprocessor=dict(
         type='MultiModalSegDataPreProcessor',
-        modalities=dict(rgb=3, depth=1),
         # RGB in RGB order (the loader's); depth in metres with ESANet's
         # NYUv2 statistics
         mean=dict(rgb=[123.675, 116.28, 103.53], depth=[2.842]),
@@ -20,7 +22,6 @@ model = dict(
         test_combination=None),
     backbone=dict(
         type='MultiBranchResNet',
-        modalities=dict(rgb=3, depth=1),
         depth=50,
         base_channels=64,
         out_indices=(0, 1, 2, 3),

@@ -27,7 +27,6 @@ model = dict(
     method_losses=dict(
         hard_combination=dict(
             type='CombinationRegularizer',
-            modalities=dict(rgb=3, depth=1),
             combinations=['depth'],
             inputs='neck_feats',
             prefix='aux',
