@@ -370,7 +370,9 @@ def compare_setting(method: dict, baseline: dict, full: str) -> dict:
 
     def pick(res, combo):
         idx = [res['seeds'].index(s) for s in common]
-        return dict(per_seed=dict(mean=[res['per_seed'][combo][i]
+        # one series under compare's 'mean' key: compared as it is
+        return dict(combinations=['mean'],
+                    per_seed=dict(mean=[res['per_seed'][combo][i]
                                         for i in idx]))
     return dict(seeds=common,
                 full=compare_seeds.compare(pick(method, full),
