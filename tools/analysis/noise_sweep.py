@@ -374,11 +374,13 @@ def compare_setting(method: dict, baseline: dict, full: str) -> dict:
         return dict(combinations=['mean'],
                     per_seed=dict(mean=[res['per_seed'][combo][i]
                                         for i in idx]))
-    return dict(seeds=common,
-                full=compare_seeds.compare(pick(method, full),
-                                           pick(baseline, full)),
-                mean=compare_seeds.compare(pick(method, 'mean'),
-                                           pick(baseline, 'mean')))
+    def paired(combo):
+        res = compare_seeds.compare(pick(method, combo),
+                                    pick(baseline, combo))
+        # compare() labels its single series 'mean over combinations'
+        return dict(res, over='on ' + combo if combo != 'mean' else
+                    'mean over combinations')
+    return dict(seeds=common, full=paired(full), mean=paired('mean'))
 
 
 def _row_cells(res_by_level: Dict[int, dict], combo: str,
