@@ -279,3 +279,76 @@ def test_compare_on_the_shared_combinations(tool):
     assert '- F vs R, on rgb: +0.00 ± 1.41 (per seed -1.00, +1.00): ' \
         'does not beat.' in md
     assert '- T vs R: no combination in common, not compared.' in md
+
+
+def test_compare_on_one_combination_by_hand(tool):
+    """The modality-competition reading: each head alone, paired by seed
+    over the seeds both have; a combination one side lacks is named."""
+    joint = tool.summarise(
+        [_fake_run(s, **{'rgb+depth': 50.0 + s, 'rgb': 40.0 + s,
+                         'depth': 20.0}) for s in (0, 1, 2)], 'mIoU', 'j')
+    joint['seeds'] = [0, 1, 2]
+    detached = tool.summarise(
+        [_fake_run(s, **{'rgb+depth': 50.0, 'rgb': 40.0 + 2 * s,
+                         'depth': 25.0 - s}) for s in (2, 0)], 'mIoU', 'd')
+    detached['seeds'] = [2, 0]
+    rgb = tool.compare_on(detached, joint, 'rgb')
+    # seed 2: 44 - 42, seed 0: 40 - 40
+    assert rgb['over'] == 'on rgb' and rgb['seeds'] == [2, 0]
+    assert rgb['per_seed_difference'] == [2.0, 0.0]
+    assert rgb['verdict'] == 'within spread'  # mean 1 < std 1.41
+    depth = tool.compare_on(detached, joint, 'depth')
+    assert depth['per_seed_difference'] == [3.0, 5.0]
+    assert depth['verdict'] == 'beats'
+    mean = tool.compare_on(detached, joint, 'mean')
+    assert mean['over'] == 'mean over combinations'
+    assert mean['per_seed_difference'] == pytest.approx(
+        [(50 + 44 + 23 - 52 - 42 - 20) / 3, (50 + 40 + 25 - 50 - 40 - 20) / 3])
+    rgb_only = tool.summarise([_fake_run(0, rgb=30.0)], 'mIoU', 'r')
+    rgb_only['seeds'] = [0]
+    lacking = tool.compare_on(rgb_only, joint, 'depth')
+    assert lacking['difference'] is None
+    assert lacking['verdict'] == 'depth not evaluated by the method'
+    results = dict(J=joint, D=dict(detached, vs_baseline=mean,
+                                   vs_baseline_on=dict(rgb=rgb, depth=depth)),
+                   R=dict(rgb_only, vs_baseline=tool.compare(rgb_only, joint),
+                          vs_baseline_on=dict(depth=lacking)))
+    md = tool.markdown(results, 'mIoU', [0, 1, 2], 'J', 'cmd')
+    assert '- D vs J, on depth: +4.00 ± 1.41 (per seed +3.00, +5.00): ' \
+        'beats.' in md
+    assert '- D vs J, on rgb: +1.00 ± 1.41 (per seed +2.00, +0.00): ' \
+        'within spread.' in md
+    assert '- R vs J: depth not evaluated by the method, not compared.' in md
+    with pytest.raises(ValueError, match="compare_on 'rgb': no seed"):
+        tool.compare_on(rgb_only, dict(detached, seeds=[5, 6]), 'rgb')
+
+
+def test_compare_on_from_the_command_line(tool, compared):
+    """Reuses the module's runs: the per-combination lines reach the table
+    and the JSON; a combination the baseline never evaluated is refused."""
+    root = compared['root']
+    out = str(root / 'res_on')
+    argv = [a if a != str(root / 'res') else out for a in compared['argv']]
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        results = tool.main(argv + ['--compare-on', 'rgb', 'depth'])
+        with pytest.raises(SystemExit, match=r"--compare-on \['rbg'\]: "
+                           "the baseline 'Full' evaluates"):
+            tool.main(argv + ['--compare-on', 'rbg'])
+    finally:
+        os.chdir(cwd)
+    on = results['MMANet']['vs_baseline_on']
+    assert list(on) == ['rgb', 'depth']
+    for combo, cmp in on.items():
+        m = results['MMANet']['per_seed'][combo]
+        b = results['Full']['per_seed'][combo]
+        assert cmp['per_seed_difference'] == pytest.approx(
+            np.subtract(m, b).tolist())
+    with open(out + '.md') as f:
+        md = f.read()
+    assert '- MMANet vs Full, on rgb: ' in md
+    with open(out + '.json') as f:
+        saved = json.load(f)
+    assert saved['methods']['MMANet']['vs_baseline_on']['depth'] == \
+        json.loads(json.dumps(on['depth']))

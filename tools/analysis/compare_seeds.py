@@ -94,6 +94,9 @@ def parse_args(argv=None):
     p.add_argument('--teacher-key', default='model.teacher_ckpt',
                    help='config key the teacher checkpoint is passed as')
     p.add_argument('--title', help='chart title')
+    p.add_argument('--compare-on', nargs='+', default=[], metavar='COMBO',
+                   help='also compare every method with the baseline on '
+                   'each of these combinations alone (e.g. rgb depth)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                    help='key=value overrides applied to every run')
     args = p.parse_args(argv)
@@ -356,6 +359,42 @@ def compare(method: dict, baseline: dict) -> dict:
     return dict(out, difference_std=spread, verdict=verdict)
 
 
+def compare_on(method: dict, baseline: dict, combo: str) -> dict:
+    """``compare`` on one combination (or ``'mean'``), paired over the
+    seeds both have (``method['seeds']``, ``baseline['seeds']``).
+
+    ``over`` is ``'on <combo>'`` (``'mean over combinations'`` for
+    ``'mean'``); where either did not evaluate ``combo``, ``difference`` is
+    None and ``verdict`` says so.
+
+    Example:
+        >>> res = lambda *v: dict(seeds=[0, 1], per_seed=dict(rgb=list(v)))
+        >>> c = compare_on(res(41.0, 43.0), res(40.0, 40.0), 'rgb')
+        >>> c['over'], c['per_seed_difference'], c['verdict']
+        ('on rgb', [1.0, 3.0], 'beats')
+    """
+    over = 'mean over combinations' if combo == 'mean' else f'on {combo}'
+    missing = [n for n, r in (('method', method), ('baseline', baseline))
+               if combo not in r['per_seed']]
+    if missing:
+        return dict(over=over, shared=[], difference=None,
+                    difference_std=None, per_seed_difference=None,
+                    verdict=f'{combo} not evaluated by the '
+                            f'{" and ".join(missing)}')
+    common = [s for s in method['seeds'] if s in baseline['seeds']]
+    if not common:
+        raise ValueError(f'compare_on {combo!r}: no seed in common '
+                         f'({method["seeds"]} vs {baseline["seeds"]})')
+
+    def pick(res):
+        # one series under compare's 'mean' key: compared as it is
+        return dict(combinations=['mean'], per_seed=dict(
+            mean=[res['per_seed'][combo][res['seeds'].index(s)]
+                  for s in common]))
+    return dict(compare(pick(method), pick(baseline)), over=over,
+                shared=[combo], seeds=common)
+
+
 def _cell(summary: dict) -> str:
     """``mean ± std`` with two decimals; the mean alone for one seed."""
     if summary['std'] is None:
@@ -382,19 +421,24 @@ def markdown(results: Dict[str, dict], metric: str, seeds: Sequence[int],
     for label, res in results.items():
         if label == baseline:
             continue
-        cmp = res['vs_baseline']
-        if cmp['difference'] is None:
-            lines.append(f'- {label} vs {baseline}: no combination in '
-                         'common, not compared.')
-            continue
-        diffs = ', '.join(f'{d:+.2f}' for d in cmp['per_seed_difference'])
-        spread = '' if cmp['difference_std'] is None else \
-            f' ± {cmp["difference_std"]:.2f}'
-        lines.append(
-            f'- {label} vs {baseline}, {cmp["over"]}: '
+        for cmp in [res['vs_baseline']] + list(
+                res.get('vs_baseline_on', {}).values()):
+            lines.append(_comparison_line(label, baseline, cmp))
+    return '\n'.join(lines) + '\n'
+
+
+def _comparison_line(label: str, baseline: str, cmp: dict) -> str:
+    """One bullet of the table's comparisons (``compare``'s dict)."""
+    if cmp['difference'] is None:
+        why = ('no combination in common' if cmp['over'] is None
+               else cmp['verdict'])
+        return f'- {label} vs {baseline}: {why}, not compared.'
+    diffs = ', '.join(f'{d:+.2f}' for d in cmp['per_seed_difference'])
+    spread = '' if cmp['difference_std'] is None else \
+        f' ± {cmp["difference_std"]:.2f}'
+    return (f'- {label} vs {baseline}, {cmp["over"]}: '
             f'{cmp["difference"]:+.2f}{spread} (per seed {diffs}): '
             f'{cmp["verdict"]}.')
-    return '\n'.join(lines) + '\n'
 
 
 def plot(results: Dict[str, dict], metric: str, out: str,
@@ -446,9 +490,19 @@ def main(argv=None):
                    record_paths=[r['record_path'] for r in runs],
                    train_seconds=[r['train_seconds'] for r in runs])
         results[label] = res
+    unknown = [c for c in args.compare_on
+               if c not in results[baseline]['per_seed']]
+    if unknown:
+        raise SystemExit(f'[compare] --compare-on {unknown}: the baseline '
+                         f'{baseline!r} evaluates '
+                         f'{results[baseline]["combinations"]}')
     for label, res in results.items():
         if label != baseline:
             res['vs_baseline'] = compare(res, results[baseline])
+            if args.compare_on:
+                res['vs_baseline_on'] = {
+                    c: compare_on(res, results[baseline], c)
+                    for c in args.compare_on}
 
     md = markdown(results, metric, args.seeds, baseline, command)
     with open(out + '.md', 'w') as f:

@@ -364,23 +364,12 @@ def summarise_setting(records: Sequence[Tuple[int, dict]], metric: str,
 
 
 def compare_setting(method: dict, baseline: dict, full: str) -> dict:
-    """Paired by seed over the seeds both have: the mean over combinations
-    and the full combination (compare_seeds' ``compare``)."""
+    """Paired by seed over the seeds both have: the full combination and
+    the mean over combinations (compare_seeds' ``compare_on``)."""
     common = [s for s in method['seeds'] if s in baseline['seeds']]
-
-    def pick(res, combo):
-        idx = [res['seeds'].index(s) for s in common]
-        # one series under compare's 'mean' key: compared as it is
-        return dict(combinations=['mean'],
-                    per_seed=dict(mean=[res['per_seed'][combo][i]
-                                        for i in idx]))
-    def paired(combo):
-        res = compare_seeds.compare(pick(method, combo),
-                                    pick(baseline, combo))
-        # compare() labels its single series 'mean over combinations'
-        return dict(res, over='on ' + combo if combo != 'mean' else
-                    'mean over combinations')
-    return dict(seeds=common, full=paired(full), mean=paired('mean'))
+    return dict(seeds=common,
+                full=compare_seeds.compare_on(method, baseline, full),
+                mean=compare_seeds.compare_on(method, baseline, 'mean'))
 
 
 def _row_cells(res_by_level: Dict[int, dict], combo: str,
