@@ -9,8 +9,10 @@ shicaiwei123/UDML, audio-visual). Per modality m, on the last output stage:
 
     mu_m, log s_m^2 = ProbabilisticEmbedding(f_m)       (DMRNet's, reused)
     z_m             = mu_m + eps * s_m (training), mu_m (evaluation)
-    sigma_bm        = exp(g_m(pool(s_m).detach()) / 2)  (estimator g_m)
+    o_bm            = g_m(pool(s_m).detach())           (estimator g_m)
+    sigma_bm        = exp(o_bm / 2)
     w_bm = n_b (mask_bm sigma_bm^-2 / R_m) / sum_j mask_bj sigma_bj^-2 / R_j
+         = n_b softmax_{j present}(-o_bj - log R_j)_m   (computed so)
 
 n_b the number of modalities present in sample b and R_m the model's
 reliance on m (a persistent running estimate, see :class:`UDMLLoss`). For
@@ -39,61 +41,77 @@ from ..necks.probabilistic_embedding import ProbabilisticEmbedding
 from .mask_utils import host_modality_mask, scatter_rows
 
 
-def udml_fusion_weights(sigma: torch.Tensor, mask: torch.Tensor,
+def udml_fusion_weights(log_sigma2: torch.Tensor, mask: torch.Tensor,
                         reliance: torch.Tensor) -> torch.Tensor:
     """w_bm = n_b (mask_bm sigma_bm^-2 / R_m) / sum_j mask_bj sigma_bj^-2 /
-    R_j; zero for absent modalities, rows sum to n_b.
+    R_j from the estimator's output o_bm = log sigma_bm^2; zero for absent
+    modalities, rows sum to n_b.
 
-    Computed as n_b softmax_m(-2 log sigma_bm - log R_m) over the present
-    modalities, which is finite for any positive sigma and R (the direct
-    ratio overflows to inf / inf = NaN when sigma^-2 / R exceeds the float
-    range). **Floor**: sigma and R at or below the smallest positive normal
-    number of the dtype (``torch.finfo(dtype).tiny``) are read as that
-    number, i.e. the weights take their limit as R_m -> 0+ (or sigma_m ->
-    0+): all the weight goes to the modality whose reliance (or noise)
-    vanished, instead of NaN. R_m = 0 is reachable in training: R is an EMA
-    of L1 norms of logits and underflows to 0 when a modality's
-    single-modality logits stay 0 (a dead branch), which ``reliance_<m>``
-    in the training log shows. Negative or non-finite R cannot come from
-    training and are refused where a checkpoint is loaded
-    (:meth:`UDMLBackbone._load_from_state_dict`).
+    Computed in the log domain, exactly: w_bm = n_b softmax_m(-o_bm -
+    log R_m) over the present modalities (absent ones -inf), in float32 or
+    wider. That is finite for every finite o, where the direct ratio is
+    not: in float32 sigma = exp(o / 2) overflows for o > ~177 and sigma^-2
+    for o < ~-88, and the ratio becomes inf / inf or 0 / 0 = NaN (or, with
+    sigma floored, a tie between modalities whose o differ).
+    **Floor on R**: R at or below the smallest positive normal number of
+    the dtype (``torch.finfo(dtype).tiny``) is read as that number, i.e.
+    the weights take their limit as R_m -> 0+: all the weight goes to the
+    modality whose reliance vanished, instead of NaN. R_m = 0 is reachable
+    in training: R is an EMA of L1 norms of logits and underflows to 0 when
+    a modality's single-modality logits stay 0 (a dead branch), which
+    ``reliance_<m>`` in the training log shows. Negative or non-finite R
+    cannot come from training and are refused where a checkpoint is loaded
+    (:meth:`UDMLBackbone._load_from_state_dict`). A row without any present
+    modality (n_b = 0; :meth:`UDMLBackbone.fuse` refuses such a mask before
+    this) gets weights 0.
 
     Args:
-        sigma (Tensor): (B, M) estimated noise level (> 0).
+        log_sigma2 (Tensor): (B, M) estimator outputs o = log sigma^2
+            (finite; any value where the modality is absent).
         mask (Tensor): (B, M) bool, True = present (same device).
         reliance (Tensor): (M, ) R_m >= 0.
 
     Example:
-        >>> sigma = torch.tensor([[1., 2.]])
-        >>> w = udml_fusion_weights(sigma, torch.ones(1, 2).bool(),
+        >>> o = torch.tensor([[0., 2 * math.log(2)]])   # sigma = (1, 2)
+        >>> w = udml_fusion_weights(o, torch.ones(1, 2).bool(),
         ...                         torch.tensor([1., 1.]))
         >>> [round(v, 2) for v in w[0].tolist()]   # 2 * (1, 1/4) / 1.25
         [1.6, 0.4]
-        >>> w = udml_fusion_weights(sigma, torch.ones(1, 2).bool(),
+        >>> w = udml_fusion_weights(o, torch.ones(1, 2).bool(),
         ...                         torch.tensor([0., 1.]))  # R_rgb -> 0+
         >>> [round(v, 2) for v in w[0].tolist()]
         [2.0, 0.0]
+        >>> w = udml_fusion_weights(torch.tensor([[400., 300.]]),
+        ...                         torch.ones(1, 2).bool(),
+        ...                         torch.tensor([1., 1.]))  # sigma = inf
+        >>> [round(v, 2) for v in w[0].tolist()]
+        [0.0, 2.0]
     """
-    if sigma.dim() != 2 or sigma.shape != mask.shape or \
-            reliance.shape != sigma.shape[1:]:
+    if log_sigma2.dim() != 2 or log_sigma2.shape != mask.shape or \
+            reliance.shape != log_sigma2.shape[1:]:
         raise ValueError(
-            f'udml_fusion_weights: sigma (B, M), mask (B, M) and reliance '
-            f'(M, ) expected, got {tuple(sigma.shape)}, {tuple(mask.shape)}'
-            f' and {tuple(reliance.shape)}')
-    tiny = torch.finfo(sigma.dtype).tiny
-    log_u = -2 * sigma.clamp(min=tiny).log() - reliance.to(
-        sigma.dtype).clamp(min=tiny).log()[None]
+            f'udml_fusion_weights: log_sigma2 (B, M), mask (B, M) and '
+            f'reliance (M, ) expected, got {tuple(log_sigma2.shape)}, '
+            f'{tuple(mask.shape)} and {tuple(reliance.shape)}')
+    dtype = torch.promote_types(log_sigma2.dtype, torch.float32)
+    log_r = reliance.to(dtype).clamp(min=torch.finfo(dtype).tiny).log()
+    log_u = -log_sigma2.to(dtype) - log_r[None]
     log_u = log_u.masked_fill(~mask, float('-inf'))
     # a row without any present modality (n_b = 0): weights 0, not NaN
     log_u = log_u.masked_fill(~mask.any(1, keepdim=True), 0.0)
-    n = mask.to(sigma.dtype).sum(1, keepdim=True)
+    n = mask.to(dtype).sum(1, keepdim=True)
     return n * torch.softmax(log_u, dim=1)
 
 
 class NoiseUncertaintyEstimator(nn.Module):
-    """UDML's estimator of one modality: sigma = exp(g(pool(s).detach())/2),
-    g = Linear(C, hidden) -> Dropout -> Linear(hidden, 1).
+    """UDML's estimator of one modality: o = g(pool(s).detach()),
+    g = Linear(C, hidden) -> Dropout -> Linear(hidden, 1); the estimated
+    noise level is sigma = exp(o / 2).
 
+    It returns o = log sigma^2, not sigma: exp(o / 2) overflows float32 for
+    o > ~177, and both users work from o (the fusion weights in the log
+    domain, :func:`udml_fusion_weights`; the MSE with a documented bound,
+    :func:`~mm_incomplete.models.methods.udml_loss.estimator_mse`).
     The input is detached: only the estimator's own loss (MSE against the
     injected noise level) trains it; nothing flows back into the encoder or
     the embedding.
@@ -117,23 +135,30 @@ class NoiseUncertaintyEstimator(nn.Module):
             nn.Linear(hidden, 1))
 
     def forward(self, std: torch.Tensor) -> torch.Tensor:
-        """std (B, C, h, w) or (B, C) -> sigma (B, )."""
+        """std (B, C, h, w) or (B, C) -> o = log sigma^2 (B, )."""
         x = std.detach()
         if x.dim() == 4:
             x = x.mean((2, 3))
-        return (self.net(x).squeeze(1) / 2).exp()
+        return self.net(x).squeeze(1)
 
 
 class UDMLStats(NamedTuple):
     """What one :meth:`UDMLBackbone.fuse` computed (per modality that ran):
-    ``mu``/``logvar`` (B, C, h, w) of the embedding, ``sigma`` (B, M)
-    (1 where a modality did not run), ``weights`` (B, M), and the module
-    (``owner``) whose reliance a loss updates."""
+    ``mu``/``logvar`` (B, C, h, w) of the embedding, ``log_sigma2``
+    (B, M) the estimators' outputs o = log sigma^2 (float32 or wider; 0,
+    i.e. sigma = 1, where a modality did not run), ``weights`` (B, M), and
+    the module (``owner``) whose reliance a loss updates."""
     mu: Dict[str, torch.Tensor]
     logvar: Dict[str, torch.Tensor]
-    sigma: torch.Tensor
+    log_sigma2: torch.Tensor
     weights: torch.Tensor
     owner: 'UDMLBackbone'
+
+    @property
+    def sigma(self) -> torch.Tensor:
+        """(B, M) sigma = exp(o / 2), for reading only (inf for o above
+        ~177 in float32); the weights and the loss work from o."""
+        return (0.5 * self.log_sigma2).exp()
 
 
 class UDMLBackbone(BaseModule):
@@ -280,19 +305,22 @@ class UDMLBackbone(BaseModule):
         mask = host_modality_mask(mask, batch, self.layout)
         names = self.layout.names
         mu, logvar, z = {}, {}, {}
-        sigma = ref.new_ones(batch, len(names))
+        log_sigma2 = ref.new_zeros(
+            batch, len(names),
+            dtype=torch.promote_types(ref.dtype, torch.float32))
         cols = []
         for m, name in enumerate(names):
             if name not in feats or not bool(mask[:, m].any()):
                 continue
             z[name], mu[name], logvar[name] = self._embed(
                 name, feats[name][-1], mask[:, m])
-            sigma[:, m] = self.estimators[name]((0.5 * logvar[name]).exp())
+            log_sigma2[:, m] = self.estimators[name](
+                (0.5 * logvar[name]).exp())
             cols.append(m)
         dev_mask = mask.to(ref.device, non_blocking=True)
         if self._active_host:
-            # from a detached sigma: the estimator learns only from its MSE
-            weights = udml_fusion_weights(sigma.detach(), dev_mask,
+            # from a detached o: the estimator learns only from its MSE
+            weights = udml_fusion_weights(log_sigma2.detach(), dev_mask,
                                           self.reliance)
         else:
             weights = dev_mask.to(ref.dtype)
@@ -303,7 +331,7 @@ class UDMLBackbone(BaseModule):
             scale = (1 + weights[:, m]).view(-1, 1, 1, 1)
             stages = list(feats[name][:-1]) + [z[name]]
             scaled[name] = [s * scale.to(s.dtype) for s in stages]
-        self.last_stats = UDMLStats(mu, logvar, sigma, weights, self)
+        self.last_stats = UDMLStats(mu, logvar, log_sigma2, weights, self)
         return self.backbone.fuse(scaled, mask)
 
     def forward(self, inputs: torch.Tensor,

@@ -13,6 +13,7 @@ metainfo), the UDML objective is
   + gamma * sum_m CE(head(fuse(only m)))        loss_single_<m>
   + beta  * sum_m KL(N(mu_m, s_m^2) || N(0, l_m))   loss_kl_<m>
   + lambda * mean_{b,m present} (sigma_bm - l_bm)^2  loss_estimator
+                              (sigma = exp(o / 2), o bounded: estimator_mse)
 
 and, detached, the reliance R_m = mean over present samples (pixels) of the
 L1 norm over classes of the single-modality logits, kept as an EMA
@@ -21,6 +22,7 @@ restored, used at evaluation). Single-modality logits are the fused head
 under the mask that keeps m only (``record.logits_under``): the release's
 "fusion with every other modality zeroed".
 """
+import math
 from typing import Dict, Optional
 
 import torch
@@ -32,9 +34,19 @@ from .record import ForwardRecord
 from .unimodal_losses import stack_labels, task_cross_entropy
 
 
+#: Upper bound on the estimator's output o = log sigma^2 inside its MSE:
+#: sigma <= exp(10) ~ 22026, 2000 times the release's largest level (11);
+#: see :func:`estimator_mse`.
+LOG_SIGMA2_MAX = 20.0
+
+
 def noise_levels(data_samples, names, device) -> torch.Tensor:
     """(B, M) float levels from each sample's ``noise_level`` metainfo; an
-    error names the sample and key where one is missing."""
+    error names the sample and key where one is missing, and the sample,
+    modality and value where a level is not in (0, exp(LOG_SIGMA2_MAX / 2))
+    (the KL's prior variance must be > 0; the estimator's MSE needs its
+    target below its bound)."""
+    top = math.exp(LOG_SIGMA2_MAX / 2)
     rows = []
     for i, s in enumerate(data_samples):
         level = s.metainfo.get('noise_level') if hasattr(
@@ -45,6 +57,11 @@ def noise_levels(data_samples, names, device) -> torch.Tensor:
                 f'needs a level for each of {list(names)} (put '
                 'MultiModalNoiseInjection in the training pipeline)')
         rows.append([float(level[n]) for n in names])
+        for n, v in zip(names, rows[-1]):
+            if not 0 < v < top:  # also NaN
+                raise ValueError(
+                    f'UDMLLoss: data sample {i} has noise_level[{n!r}] = '
+                    f'{v!r}; a level must be in (0, {top:.0f})')
     return torch.tensor(rows).to(device, non_blocking=True)
 
 
@@ -69,23 +86,44 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor,
 
 
 @fp32_loss
-def estimator_mse(sigma: torch.Tensor, levels: torch.Tensor,
+def estimator_mse(log_sigma2: torch.Tensor, levels: torch.Tensor,
                   present: torch.Tensor) -> torch.Tensor:
-    """mean over present (b, m) of (sigma_bm - l_bm)^2, in fp32 with
-    autocast off.
+    """mean over present (b, m) of (sigma_bm - l_bm)^2, sigma = exp(o / 2)
+    from the estimator's output o = log sigma^2, in fp32 with autocast off.
+
+    **Bound**: o is read as min(o, ``LOG_SIGMA2_MAX`` = 20) in the value
+    (sigma <= e^10 ~ 22026), with the gradient of o passed through
+    unchanged. Unbounded, sigma overflows float32 for o > ~177 and the
+    loss, its gradient and, after clipping (inf x 0), the estimator's
+    parameters become inf / NaN. A plain clamp would give no gradient above
+    the bound, so an estimator that got there would stay there; with the
+    pass-through the gradient is that of the bound, (sigma_max - l)
+    sigma_max > 0, which pulls o back (levels are checked to lie below
+    sigma_max, :func:`noise_levels`). Below, the loss is exactly the
+    release's: a trained estimator's o is about log l^2 in [0, 4.8]. There
+    is no lower bound: for o -> -inf sigma -> 0 and the loss -> l^2,
+    finite, with a vanishing gradient (the release's loss; nothing
+    overflows).
 
     Args:
-        sigma (Tensor): (B, M) estimated noise levels.
+        log_sigma2 (Tensor): (B, M) estimator outputs o = log sigma^2.
         levels (Tensor): (B, M) injected levels l.
-        present (Tensor): (B, M) bool or 0/1 presence.
+        present (Tensor): (B, M) bool or 0/1 presence; absent entries
+            count for nothing whatever their o.
 
     Example:
-        >>> estimator_mse(torch.tensor([[1., 3.]]), torch.ones(1, 2),
-        ...               torch.tensor([[True, False]]))
+        >>> o = torch.tensor([[0., 2 * math.log(3.)]])   # sigma = (1, 3)
+        >>> estimator_mse(o, torch.ones(1, 2), torch.tensor([[True, False]]))
         tensor(0.)
+        >>> estimator_mse(torch.tensor([[400.]]), torch.ones(1, 1),
+        ...               torch.ones(1, 1)).isfinite()
+        tensor(True)
     """
-    present = present.to(torch.float32)
-    sq = (sigma - levels).pow(2) * present
+    present = present.to(torch.bool)
+    over = (log_sigma2 - LOG_SIGMA2_MAX).clamp(min=0).detach()
+    sigma = (0.5 * (log_sigma2 - over)).exp()
+    sq = torch.where(present, (sigma - levels).pow(2),
+                     sigma.new_zeros(()))
     return sq.sum() / present.sum().clamp(min=1)
 
 
@@ -130,7 +168,7 @@ class UDMLLoss(BaseMethodLoss):
         losses = {}
         # the estimator: only present (b, m) count
         losses['loss_estimator'] = self.scaled(
-            self.estimator_weight * estimator_mse(stats.sigma, levels,
+            self.estimator_weight * estimator_mse(stats.log_sigma2, levels,
                                                   record.mask))
         labels = stack_labels(record.data_samples, record.task, device)
         reliance = torch.zeros(len(names), device=device)

@@ -3,6 +3,7 @@
 estimator's detached input, and the reliance buffer saved, restored and
 used at evaluation."""
 import itertools
+import math
 
 import pytest
 import torch
@@ -17,7 +18,8 @@ from mm_incomplete.models.backbones import (UDMLBackbone,
 
 
 def _reference_weights(sigma, mask, reliance):
-    """float64 loops over samples and modalities."""
+    """float64 loops over samples and modalities, the direct formula
+    n_b (sigma_m^-2 / R_m) / sum_j sigma_j^-2 / R_j."""
     b, m = sigma.shape
     out = torch.zeros(b, m, dtype=torch.float64)
     for i in range(b):
@@ -37,7 +39,7 @@ def test_weights_match_reference_every_mask(num):
     mask = torch.tensor(masks, dtype=torch.bool)
     sigma = torch.rand(len(masks), num, generator=g) * 10 + 0.5
     reliance = torch.rand(num, generator=g) * 30 + 1
-    w = udml_fusion_weights(sigma, mask, reliance)
+    w = udml_fusion_weights(2 * sigma.log(), mask, reliance)
     ref = _reference_weights(sigma, mask, reliance)
     torch.testing.assert_close(w.double(), ref, rtol=1e-5, atol=1e-6)
     assert torch.all(w[~mask] == 0)
@@ -55,7 +57,7 @@ def test_weights_equal_release_formula_for_two_present():
     tv = 2 * sa**2 / (sa**2 + sv**2)
     ua, uv = ta / ra, tv / rv
     wa, wv = 2 * ua / (ua + uv), 2 * uv / (ua + uv)
-    w = udml_fusion_weights(torch.stack([sa, sv], 1),
+    w = udml_fusion_weights(2 * torch.stack([sa, sv], 1).log(),
                             torch.ones(6, 2, dtype=torch.bool),
                             torch.tensor([ra, rv]))
     torch.testing.assert_close(w, torch.stack([wa, wv], 1))
@@ -73,8 +75,9 @@ def test_vanishing_reliance_or_sigma_gives_the_limit_not_nan():
     to n_b."""
     mask = torch.tensor([[1, 1, 1], [1, 1, 0], [0, 1, 1], [1, 0, 0]]).bool()
     sigma = torch.tensor([[1.0, 2.0, 3.0]] * 4)
+    o = 2 * sigma.log()
     # R_rgb = 0: every present row gives rgb all the weight (n_b)
-    w = udml_fusion_weights(sigma, mask, torch.tensor([0.0, 5.0, 2.0]))
+    w = udml_fusion_weights(o, mask, torch.tensor([0.0, 5.0, 2.0]))
     assert torch.isfinite(w).all()
     expect = torch.tensor([[3.0, 0, 0], [2.0, 0, 0], [0, 0, 0], [1.0, 0, 0]])
     # the third row has no rgb: its weights do not involve R_rgb
@@ -82,21 +85,25 @@ def test_vanishing_reliance_or_sigma_gives_the_limit_not_nan():
                                    torch.tensor([1.0, 5.0, 2.0]))[0].float()
     torch.testing.assert_close(w, expect, atol=1e-6, rtol=0)
     # every R = 0: the limit of equal R, sigma alone decides
-    w = udml_fusion_weights(sigma, mask, torch.zeros(3))
+    w = udml_fusion_weights(o, mask, torch.zeros(3))
     torch.testing.assert_close(
         w, _reference_weights(sigma, mask, torch.ones(3)).float())
     # a subnormal R and a sigma whose sigma^-2 overflows float32
     tiny_sigma = torch.tensor([[1e-30, 2.0, 3.0]] * 4)
     for s, r in ((sigma, torch.tensor([1e-40, 1.0, 1.0])),
                  (tiny_sigma, torch.ones(3))):
-        w = udml_fusion_weights(s, mask, r)
+        w = udml_fusion_weights(2 * s.log(), mask, r)
         assert torch.isfinite(w).all()
         torch.testing.assert_close(w.sum(1), mask.sum(1).float())
         assert w[0, 0] == pytest.approx(3.0)
     # no present modality: zero weights, not NaN
-    w = udml_fusion_weights(sigma[:1], torch.zeros(1, 3).bool(),
+    w = udml_fusion_weights(o[:1], torch.zeros(1, 3).bool(),
                             torch.ones(3))
     assert torch.equal(w, torch.zeros(1, 3))
+    # ... which fuse never asks for: it refuses such a mask
+    with pytest.raises(ValueError, match='keeps no modality'):
+        _backbone()(torch.rand(2, 4, 32, 32),
+                    torch.tensor([[1, 1], [0, 0]]).bool())
 
 
 def test_fuse_with_zero_reliance_stays_finite():
@@ -245,3 +252,96 @@ def test_reliance_saved_restored_and_used_at_evaluation():
         again = fresh.predict_combinations(x, [DataSample(), DataSample()])
     other = torch.stack([s.pred_score for s in again['rgb+depth']])
     assert not torch.allclose(other, both)
+
+
+def _force_estimates(bb, outputs):
+    """Make estimator m output ``outputs[m]`` (o = log sigma^2) for every
+    sample: zero weight, bias o on the last linear layer."""
+    with torch.no_grad():
+        for name, o in zip(bb.layout.names, outputs):
+            last = bb.estimators[name].net[-1]
+            last.weight.zero_()
+            last.bias.fill_(o)
+
+
+def _reference_weights_from_outputs(outputs, mask, reliance):
+    """The direct formula in float64, sigma^-2 = exp(-o): exact for
+    |o| < ~700 (where float32's exp(o / 2) has long overflowed)."""
+    b, m = mask.shape
+    out = torch.zeros(b, m, dtype=torch.float64)
+    for i in range(b):
+        present = [j for j in range(m) if mask[i, j]]
+        u = {j: math.exp(-float(outputs[i, j])) / float(reliance[j])
+             for j in present}
+        total = sum(u.values())
+        for j in present:
+            out[i, j] = len(present) * u[j] / total
+    return out
+
+
+@pytest.mark.parametrize('outputs', [(200.0, 250.0), (-200.0, -250.0),
+                                     (200.0, -100.0), (-100.0, 200.0),
+                                     (180.0, 179.0), (-90.0, 3.0)])
+def test_fuse_weights_exact_and_finite_for_extreme_estimator_outputs(
+        outputs):
+    """o above ~177 overflows float32's sigma = exp(o / 2) and o below ~-175
+    underflows it; the weights must still be the formula's (float64
+    reference), finite, rows summing to n_b, and the fused features
+    finite."""
+    torch.manual_seed(0)
+    bb = _backbone().eval()
+    bb.set_weights_active(True)
+    bb.reliance.copy_(torch.tensor([3.0, 0.5]))
+    _force_estimates(bb, outputs)
+    mask = torch.tensor([[1, 1], [1, 1], [0, 1], [1, 0]]).bool()
+    with torch.no_grad():
+        out = bb(torch.rand(4, 4, 32, 32), mask)
+    w = bb.last_stats.weights
+    ref = _reference_weights_from_outputs(
+        torch.tensor([outputs] * 4, dtype=torch.float64), mask, bb.reliance)
+    assert torch.isfinite(w).all(), w
+    torch.testing.assert_close(w.double(), ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(w.sum(1), mask.sum(1).to(w.dtype))
+    assert all(torch.isfinite(o).all() for o in out)
+
+
+@pytest.mark.parametrize('num', [2, 3])
+def test_weights_from_extreme_outputs_match_float64_formula(num):
+    """o anywhere in [-300, 300] (float32's exp(o / 2) over- or underflows
+    for most of it), every mask: the float64 direct formula, rows sum to
+    n_b."""
+    g = torch.Generator().manual_seed(10 + num)
+    masks = [c for c in itertools.product([0, 1], repeat=num) if any(c)]
+    mask = torch.tensor(masks * 4, dtype=torch.bool)
+    o = (torch.rand(mask.shape, generator=g) - 0.5) * 600
+    o[:len(masks)] = 200.0  # ties far beyond the overflow
+    o[len(masks):2 * len(masks)] = -200.0
+    reliance = torch.rand(num, generator=g) * 30 + 0.01
+    w = udml_fusion_weights(o, mask, reliance)
+    assert w.dtype == torch.float32 and torch.isfinite(w).all()
+    ref = _reference_weights_from_outputs(o.double(), mask, reliance)
+    torch.testing.assert_close(w.double(), ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(w.sum(1), mask.sum(1).float())
+    assert torch.all(w[~mask] == 0)
+    # reduced precision in, float32 out (the softmax is not run in bf16)
+    wb = udml_fusion_weights(o.bfloat16(), mask, reliance)
+    assert wb.dtype == torch.float32 and torch.isfinite(wb).all()
+
+
+def test_training_weights_are_detached_and_the_estimate_is_not():
+    """The weights come from a detached o (no path from the fused features
+    to the estimator); the recorded o carries the estimator's graph for its
+    MSE."""
+    torch.manual_seed(0)
+    bb = _backbone().train()
+    bb.set_weights_active(True)
+    out = bb(torch.rand(3, 4, 32, 32),
+             torch.tensor([[1, 1], [1, 0], [0, 1]]).bool())
+    stats = bb.last_stats
+    assert stats.log_sigma2.requires_grad
+    assert not stats.weights.requires_grad
+    sum(o.sum() for o in out).backward()
+    est = [p for n, p in bb.named_parameters() if n.startswith('estimators')]
+    assert all(p.grad is None for p in est)
+    torch.testing.assert_close(stats.sigma,
+                               (stats.log_sigma2 / 2).exp().detach())

@@ -2,6 +2,8 @@
 noise prior, the single-modality CE on the fused head under m alone, the
 reliance EMA against a hand computation, missing levels as an error; the
 synthetic seg and cls configs build and train a step."""
+import math
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +19,9 @@ from mmseg.structures import SegDataSample
 
 from mm_incomplete.modality import set_modality_masks
 from mm_incomplete.models.methods import UDMLLoss, gaussian_kl
+from mm_incomplete.models.methods.udml_loss import (LOG_SIGMA2_MAX,
+                                                    estimator_mse,
+                                                    noise_levels)
 
 
 def test_gaussian_kl_matches_torch_distributions():
@@ -84,6 +89,90 @@ def test_udml_loss_terms_against_hand_computation():
     expect = 0.9 * reliance0 + 0.1 * torch.tensor(ref_rel)
     torch.testing.assert_close(bb.reliance, expect)
     assert out['reliance_rgb'].item() == pytest.approx(expect[0].item())
+
+
+def test_estimator_mse_is_the_release_loss_below_the_bound():
+    """(exp(o / 2) - l)^2 over present entries, value and gradient, for
+    moderate and very negative o (float64 autograd of the direct
+    formula)."""
+    o = torch.tensor([[0.3, 2.0], [-5.0, 19.5], [-400.0, 4.0]],
+                     requires_grad=True)
+    levels = torch.tensor([[1.0, 3.0], [11.0, 2.0], [7.0, 5.0]])
+    present = torch.tensor([[1, 1], [1, 1], [1, 0]]).bool()
+    got = estimator_mse(o, levels, present)
+    got.backward()
+    o64 = o.detach().double().requires_grad_()
+    sq = ((o64 / 2).exp() - levels.double()).pow(2)
+    ref = sq[present].mean()
+    ref.backward()
+    assert torch.isfinite(got)
+    assert got.item() == pytest.approx(ref.item(), rel=1e-6)
+    torch.testing.assert_close(o.grad.double(), o64.grad, rtol=1e-5,
+                               atol=1e-12)
+    assert o.grad[2, 1] == 0  # absent: no gradient
+
+
+@pytest.mark.parametrize('big', [LOG_SIGMA2_MAX + 1, 200.0, 1e6])
+def test_estimator_mse_bounds_o_from_above_and_keeps_a_pulling_gradient(big):
+    """Above LOG_SIGMA2_MAX the value is that of the bound (finite, where
+    float32's exp(o / 2) overflows for o > ~177) and the gradient that of
+    the bound, positive (pushes o down); an absent entry's huge o costs
+    nothing and gets no gradient."""
+    o = torch.tensor([[big, 1.0], [0.0, big]], requires_grad=True)
+    levels = torch.tensor([[3.0, 2.0], [1.0, 5.0]])
+    present = torch.tensor([[1, 1], [1, 0]]).bool()
+    got = estimator_mse(o, levels, present)
+    got.backward()
+    top = math.exp(LOG_SIGMA2_MAX / 2)
+    sq = [(top - 3.0)**2, (math.exp(0.5) - 2.0)**2, 0.0]
+    assert torch.isfinite(got) and torch.isfinite(o.grad).all()
+    assert got.item() == pytest.approx(sum(sq) / 3, rel=1e-5)
+    # d/do (sigma - l)^2 / 3 = (sigma - l) sigma / 3, sigma at the bound
+    assert o.grad[0, 0].item() == pytest.approx((top - 3.0) * top / 3,
+                                                rel=1e-5)
+    assert o.grad[1, 1] == 0
+    # and a loss on a huge level would push o the wrong way: refused
+    samples = [DataSample(metainfo=dict(noise_level=dict(rgb=1,
+                                                         depth=top)))]
+    with pytest.raises(ValueError, match=r"sample 0 .*'depth'\] = "):
+        noise_levels(samples, ('rgb', 'depth'), 'cpu')
+
+
+def test_udml_loss_finite_for_an_exploding_estimator():
+    """The estimator forced to o = 300 (sigma = inf in float32): the
+    training step's losses and every gradient stay finite."""
+    torch.manual_seed(0)
+    model = _cls()
+    model.backbone.set_weights_active(True)
+    with torch.no_grad():
+        for est in model.backbone.estimators.values():
+            est.net[-1].weight.zero_()
+            est.net[-1].bias.fill_(300.0)
+    samples = [DataSample(metainfo=dict(noise_level=dict(rgb=3, depth=1)))
+               .set_gt_label(i) for i in range(3)]
+    set_modality_masks(samples, torch.tensor([[1, 1], [1, 0], [0, 1]]).bool())
+    losses = model.loss(torch.rand(3, 4, 32, 32), samples)
+    assert all(torch.isfinite(v).all() for v in losses.values()), losses
+    _total(losses).backward()
+    bad = [n for n, p in model.named_parameters()
+           if p.grad is not None and not torch.isfinite(p.grad).all()]
+    assert bad == []
+    bias = model.backbone.estimators['rgb'].net[-1].bias
+    assert bias.grad.item() > 0  # gradient descent lowers o
+
+
+def test_noise_levels_refuses_levels_outside_the_range():
+    for bad in (0, -1.0, float('nan'), float('inf')):
+        samples = [DataSample(metainfo=dict(noise_level=dict(rgb=1,
+                                                             depth=2))),
+                   DataSample(metainfo=dict(noise_level=dict(rgb=bad,
+                                                             depth=2)))]
+        with pytest.raises(ValueError,
+                           match=rf"sample 1 has noise_level\['rgb'\] = "
+                           rf"{re.escape(repr(float(bad)))}"):
+            noise_levels(samples, ('rgb', 'depth'), 'cpu')
+    ok = noise_levels(samples[:1], ('rgb', 'depth'), 'cpu')
+    assert ok.tolist() == [[1.0, 2.0]]
 
 
 def test_udml_loss_needs_noise_levels():
