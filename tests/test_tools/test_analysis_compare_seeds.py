@@ -311,7 +311,8 @@ def test_compare_on_one_combination_by_hand(tool):
     assert lacking['verdict'] == 'depth not evaluated by the method'
     results = dict(J=joint, D=dict(detached, vs_baseline=mean,
                                    vs_baseline_on=dict(rgb=rgb, depth=depth)),
-                   R=dict(rgb_only, vs_baseline=tool.compare(rgb_only, joint),
+                   R=dict(rgb_only,
+                          vs_baseline=tool.compare_on(rgb_only, joint, 'rgb'),
                           vs_baseline_on=dict(depth=lacking)))
     md = tool.markdown(results, 'mIoU', [0, 1, 2], 'J', 'cmd')
     assert '- D vs J, on depth: +4.00 ± 1.41 (per seed +3.00, +5.00): ' \
