@@ -4,7 +4,8 @@
 # nyud_rgbd_student.py (RGB in, CTN fusion, fusion decoder).
 # Teacher: the depth-only network (nyud_rgbd_depth_teacher.py),
 # frozen, seeing depth. Training only: the transfer decoder (a second
-# UPerHead on the hallucination encoder's features) inside loss_transfer.
+# ESANet decoder, context neck + head, on the hallucination encoder's
+# stage features) inside loss_transfer.
 #   L = CE(fusion decoder) + 1.0 KD(transfer, teacher)
 #       + 0.03 JMMD([h2, h3, context, softmax], teacher's)
 #       + 1.0 mean CTN reconstruction error (stem + 4 stages)
@@ -31,16 +32,23 @@ model = dict(
         rec2='backbone.fusions.layer2.reconstruction',
         rec3='backbone.fusions.layer3.reconstruction',
         rec4='backbone.fusions.layer4.reconstruction'),
+    # ESANet's decoder: the context is the pyramid-pooling module of the
+    # neck (512 channels, 1/32; UPerHead's `bottleneck` in the CPU
+    # configs); the logits are the head's output at full size, after the
+    # output conv and its two learned x2 upsamplings, as the transfer
+    # decoder's (`decode_head.conv_seg` would be the 1/4 map before them)
     teacher_recorders=dict(
         stage2='backbone.branches.depth.layer2',
         stage3='backbone.branches.depth.layer3',
-        context='decode_head.bottleneck',
-        logits='decode_head.conv_seg'),
+        context='neck.context',
+        logits='decode_head.upsample.1'),
     distill_losses=dict(
         loss_transfer=dict(
             type='ModalityTransferLoss',
-            decoder=dict(head={{_base_.model.decode_head}}),
-            context='head.bottleneck',
+            # the fusion decoder's architecture: context neck + head
+            decoder=dict(neck={{_base_.model.neck}},
+                         head={{_base_.model.decode_head}}),
+            context='neck.context',
             jmmd_stages=(1, 2),
             kd=dict(type='LogitKLDistillLoss', tau=1.0, loss_weight=1.0),
             jmmd=dict(type='JointMMDLoss', **pixels, loss_weight=0.03),

@@ -35,6 +35,24 @@ def _parse_spec(name: str, spec: RecorderSpec, option: str):
                     f"dict(path=..., index=...), got {spec!r}")
 
 
+def _missing_module(model: nn.Module, modules: Dict[str, nn.Module],
+                    path: str, field: str) -> str:
+    """The error for a recorder path ``model`` lacks: the deepest module on
+    the path that exists and the paths of its children (what could be
+    meant)."""
+    parent = path
+    while parent and parent not in modules:
+        parent = parent.rpartition('.')[0]
+    children = [f'{parent}.{n}' if parent else n
+                for n, _ in modules[parent].named_children()]
+    shown = children[:12] + (['...'] if len(children) > 12 else [])
+    where = f'{parent!r} ({type(modules[parent]).__name__})' if parent \
+        else f'the model itself ({type(model).__name__})'
+    return (f'`{field}`: {type(model).__name__} has no submodule {path!r}; '
+            f'the deepest module on that path is {where}, whose children '
+            f'are {shown}')
+
+
 class FeatureRecorder:
     """Keep the outputs of named submodules of ``model`` during a forward.
 
@@ -67,12 +85,8 @@ class FeatureRecorder:
         for name, spec in (recorders or {}).items():
             path, index = _parse_spec(name, spec, option)
             if path not in modules:
-                near = [p for p in modules if p and
-                        (p.startswith(path.rsplit('.', 1)[0]) or
-                         path.startswith(p))][:8]
-                raise KeyError(
-                    f'`{option}.{name}`: {type(model).__name__} has no '
-                    f'submodule {path!r}; nearby paths: {near}')
+                raise KeyError(_missing_module(model, modules, path,
+                                               f'{option}.{name}'))
             self.paths[name] = path
             self._handles.append(modules[path].register_forward_hook(
                 self._make_hook(name, index)))

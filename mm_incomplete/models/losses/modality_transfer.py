@@ -130,7 +130,7 @@ class ModalityTransferLoss(BaseModule):
         self.jmmd = MODELS.build(jmmd) if jmmd is not None else None
         self.mmd = MODELS.build(mmd) if mmd is not None else None
         self._context = FeatureRecorder(self.decoder, dict(context=context),
-                                        'ModalityTransferLoss.context')
+                                        'ModalityTransferLoss')
 
     def forward(self, hall_feats: Sequence[torch.Tensor],
                 teacher_feats: Sequence[torch.Tensor],

@@ -59,3 +59,24 @@ def test_errors_name_the_option_and_path():
         model(torch.randn(1, 2, 2, 2))
     with pytest.raises(KeyError, match='no recorder'):
         rec.get('y')
+
+
+def test_a_missing_path_lists_the_children_of_its_deepest_module():
+    model = _Multi()
+    with pytest.raises(KeyError) as err:
+        FeatureRecorder(model, dict(head_feats='net.branch.bottleneck'),
+                        'teacher_recorders')
+    msg = str(err.value)
+    assert "`teacher_recorders.head_feats`" in msg
+    assert "no submodule 'net.branch.bottleneck'" in msg
+    # net.branch exists (a leaf conv): nothing below it
+    assert "deepest module on that path is 'net.branch' (Conv2d)" in msg
+    assert msg.endswith('children are []"')
+    with pytest.raises(KeyError) as err:
+        FeatureRecorder(model, dict(x='net.fpn_bottleneck'))
+    assert "'net' (_Net), whose children are ['net.conv', 'net.branch']" \
+        in str(err.value)
+    with pytest.raises(KeyError) as err:
+        FeatureRecorder(model, dict(x='decode_head.conv_seg'))
+    assert "the model itself (_Multi), whose children are ['net']" in \
+        str(err.value)

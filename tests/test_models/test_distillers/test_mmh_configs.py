@@ -79,6 +79,26 @@ def test_nyud_config():
     assert teacher.model.backbone == model.teacher.backbone
 
 
+def test_nyud_recorders_play_their_roles():
+    """On ESANet's decoder: `logits` is the output conv's map (1/4),
+    `head_feats` what that conv reads (the 'strength' map)."""
+    from mmseg.registry import MODELS
+
+    from mm_incomplete.models.distillers import FeatureRecorder
+    init_default_scope('mmseg')
+    model = Config.fromfile(config_path('mmh/nyud_rgbd.py')).model
+    torch.manual_seed(0)
+    teacher = MODELS.build(model.teacher).eval()
+    rec = FeatureRecorder(teacher, model.teacher_recorders)
+    with rec, torch.no_grad():
+        teacher(torch.rand(1, 4, 64, 80), mode='tensor')
+        logits = teacher.decode_head.conv_seg(rec.get('head_feats'))
+    assert rec.get('head_feats').shape == (1, 128, 16, 20)
+    assert rec.get('logits').shape == (1, 40, 16, 20)
+    assert torch.equal(logits, rec.get('logits'))
+    assert rec.get('stage4').shape == (1, 2048, 2, 3)
+
+
 def _batch(task, n=2):
     if task == 'cls':
         from mmpretrain.structures import DataSample

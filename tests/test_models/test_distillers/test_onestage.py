@@ -218,6 +218,33 @@ def test_nyud_config_has_the_paper_setting():
         'depth'
     student = Config.fromfile(config_path('onestage/nyud_rgbd_student.py'))
     assert student.model == model.student
+    # the transfer decoder is the fusion decoder: ESANet's neck and head
+    assert model.distill_losses.loss_transfer.decoder.neck == \
+        model.student.neck
+
+
+def test_nyud_teacher_recorders_play_their_roles():
+    """On ESANet's decoder: `context` is the context module's output
+    (1/32, 512 channels), `logits` the head's full-size output (what the
+    transfer decoder's are compared with)."""
+    from mmseg.registry import MODELS
+
+    from mm_incomplete.models.distillers import FeatureRecorder
+    init_default_scope('mmseg')
+    model = Config.fromfile(config_path('onestage/nyud_rgbd.py')).model
+    assert model.distill_losses.loss_transfer.context == \
+        model.teacher_recorders.context == 'neck.context'
+    torch.manual_seed(0)
+    teacher = MODELS.build(model.teacher).eval()
+    rec = FeatureRecorder(teacher, model.teacher_recorders)
+    x = torch.rand(1, 4, 64, 80)
+    with rec, torch.no_grad():
+        out = teacher(x, mode='tensor')
+        neck = teacher.neck(teacher.backbone(x))
+    assert out.shape == (1, 40, 64, 80)
+    assert torch.equal(rec.get('logits'), out)
+    assert torch.equal(rec.get('context'), neck[3])
+    assert rec.get('context').shape == (1, 512, 2, 3)
 
 
 def test_list_inputs_of_distill_losses_are_checked(tmp_path):

@@ -71,8 +71,35 @@ def test_stage_pairing_is_checked():
              torch.randn(2, 3, 16, 16))
     with pytest.raises(ValueError, match='at least one'):
         seg_loss(kd=None, jmmd=None)
-    with pytest.raises(KeyError, match='no submodule'):
+    with pytest.raises(KeyError, match="`ModalityTransferLoss.context`: "
+                       "TransferDecoder has no submodule 'head.nothing'"):
         seg_loss(context='head.nothing')
+
+
+def test_esanet_decoder_context_is_its_context_module():
+    """The NYUDv2 form: ESANet's context neck + head as the transfer
+    decoder, its context the neck's pyramid-pooling output (1/32 of the
+    input, the last neck output) and its logits at full size."""
+    neck = dict(type='ESANetContextNeck', in_channels=CH,
+                skip_channels=(4, 8, 16), context_channels=16,
+                pool_scales=(1, 2))
+    head = dict(type='ESANetHead', in_channels=[4, 8, 16, 16],
+                decoder_channels=(16, 8, 4), num_blocks=1, num_classes=3)
+    loss = seg_loss(decoder=dict(neck=neck, head=head),
+                    context='neck.context', jmmd=None).eval()
+    h = feats(0)
+    logits_t = torch.randn(2, 3, 64, 64)  # the teacher's head output
+    with loss._context:
+        logits_s = loss.decoder(h)
+    assert logits_s.shape == (2, 3, 64, 64)
+    assert torch.equal(loss._context.get('context'), loss.decoder.neck(h)[3])
+    out = loss(h, (h[1], h[2]), torch.randn(2, 16, 2, 2), logits_t)
+    kd = LogitKLDistillLoss(tau=2.0, loss_weight=0.5)(logits_s, logits_t)
+    assert float(out['loss_kd']) == pytest.approx(float(kd), rel=1e-6)
+    # the head's 1/4 map before its upsamplings is no partner for it
+    with pytest.raises(ValueError, match='shape'):
+        loss(h, (h[1], h[2]), torch.randn(2, 16, 2, 2),
+             torch.randn(2, 3, 16, 16))
 
 
 def test_reconstruction_loss_is_the_weighted_mean():
