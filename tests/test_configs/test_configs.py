@@ -9,7 +9,9 @@ config changed on purpose is re-fingerprinted deliberately:
 ``PYTHONPATH=.:tests/test_configs python tests/test_configs/_config_fingerprint.py
 mm_incomplete/configs tests/test_configs/config_snapshot.json``. Each config must still resolve to the same fields, and the
 CPU-size ones must build the same model (parameter names, shapes and, with
-the same seed, the same initial values).
+the same seed, the same initial values). Every other config with a model
+builds it too, and every distiller trains one step on two small images
+(``test_config_builds_and_a_distiller_trains_a_step``).
 """
 import json
 import os.path as osp
