@@ -22,6 +22,8 @@ TABLES = {
     'dimml_cls': 'configs/dimml/README.md',
     'dimml_seg_competition': 'configs/dimml/README.md',
     'dimml_cls_competition': 'configs/dimml/README.md',
+    'onestage_seg': 'configs/onestage/README.md',
+    'onestage_cls': 'configs/onestage/README.md',
 }
 
 
