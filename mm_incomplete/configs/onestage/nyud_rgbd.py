@@ -6,7 +6,8 @@
 # frozen, seeing depth. Training only: the transfer decoder (a second
 # ESANet decoder, context neck + head, on the hallucination encoder's
 # stage features) inside loss_transfer.
-#   L = CE(fusion decoder) + 1.0 KD(transfer, teacher)
+#   L = CE(fusion decoder) + 1.0 KD(transfer, teacher), both at the
+#       four scales ESANet's head supervises (output, 3 side outputs)
 #       + 0.03 JMMD([h2, h3, context, softmax], teacher's)
 #       + 1.0 mean CTN reconstruction error (stem + 4 stages)
 # weights: those chosen on the synthetic validation split (the paper does
@@ -36,12 +37,17 @@ model = dict(
     # neck (512 channels, 1/32; UPerHead's `bottleneck` in the CPU
     # configs); the logits are the head's output at full size, after the
     # output conv and its two learned x2 upsamplings, as the transfer
-    # decoder's (`decode_head.conv_seg` would be the 1/4 map before them)
+    # decoder's (`decode_head.conv_seg` would be the 1/4 map before them),
+    # then its side outputs at 1/32, 1/16, 1/8 (computed in tensor mode
+    # too): the scales the head supervises, in its order
     teacher_recorders=dict(
         stage2='backbone.branches.depth.layer2',
         stage3='backbone.branches.depth.layer3',
         context='neck.context',
-        logits='decode_head.upsample.1'),
+        logits='decode_head.upsample.1',
+        side32='decode_head.decoder.0.side_output',
+        side16='decode_head.decoder.1.side_output',
+        side8='decode_head.decoder.2.side_output'),
     distill_losses=dict(
         loss_transfer=dict(
             type='ModalityTransferLoss',
@@ -57,10 +63,16 @@ model = dict(
                             'student.hall3', 'student.hall4'],
                 teacher_feats=['teacher.stage2', 'teacher.stage3'],
                 context_t='teacher.context',
-                logits_t='teacher.logits')),
+                logits_t=['teacher.logits', 'teacher.side32',
+                          'teacher.side16', 'teacher.side8'])),
         loss_ctn_rec=dict(
             type='CrossTranslationReconstructionLoss',
             loss_weight=1.0,
             inputs=dict(errors=['student.rec_stem', 'student.rec1',
                                 'student.rec2', 'student.rec3',
                                 'student.rec4']))))
+# every trainable parameter of the distiller gets a gradient in each step
+# (the transfer decoder's side outputs from the per-scale KD; the student
+# always sees `rgb`, so no branch is skipped):
+# tests/test_models/test_distillers/test_onestage.py
+find_unused_parameters = False

@@ -33,7 +33,13 @@ instead, a drop-in replacement for a head on the backbone's four levels.
 
 In training the head also returns the three side outputs (1/32, 1/16,
 1/8); each is supervised with the label downsampled (nearest) to its size,
-ESANet's multi-scale supervision, every scale with weight 1.
+ESANet's multi-scale supervision, every scale with weight 1. With deep
+supervision on (``side_loss_weights``) every forward computes them, the
+plain one (tensor / predict mode) too, which returns the full-size logits
+only: a frozen teacher's side outputs can then be recorded at
+``decode_head.decoder.<i>.side_output`` (i = 0, 1, 2: 1/32, 1/16, 1/8)
+without running its loss; they cost three 1x1 convolutions at 1/32 to 1/8
+(about 0.1 % of the ResNet-50 network's multiply-adds at 480 x 640).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -181,6 +187,9 @@ class ESANetHead(BaseDecodeHead):
         >>> main, sides = head.forward_with_sides(feats)
         >>> [tuple(s.shape[2:]) for s in sides]
         [(2, 2), (4, 4), (8, 8)]
+        >>> scales, weights = head.forward_supervised(feats)
+        >>> len(scales), weights
+        (4, (1.0, 1.0, 1.0, 1.0))
     """
 
     def __init__(self,
@@ -274,8 +283,20 @@ class ESANetHead(BaseDecodeHead):
         return out, (sides if with_sides else [])
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Logits (B, K, H, W) at 4x the 1/4 level (the input size)."""
-        return self.forward_with_sides(inputs, with_sides=False)[0]
+        """Logits (B, K, H, W) at 4x the 1/4 level (the input size); the
+        side outputs are computed (for recorders) but not returned."""
+        return self.forward_with_sides(
+            inputs, with_sides=bool(self.side_loss_weights))[0]
+
+    def forward_supervised(self, inputs: Sequence[torch.Tensor]
+                           ) -> Tuple[List[torch.Tensor], Tuple[float, ...]]:
+        """The logits of every scale the task loss supervises and their
+        weights, the full-size output first: ``[out, side 1/32, side 1/16,
+        side 1/8]`` and ``(1, *side_loss_weights)``; ``[out]`` and ``(1, )``
+        without deep supervision."""
+        with_sides = bool(self.side_loss_weights)
+        out, sides = self.forward_with_sides(inputs, with_sides)
+        return [out, *sides], (1.0, *self.side_loss_weights)
 
     def loss(self, inputs: Sequence[torch.Tensor],
              batch_data_samples: SampleList, train_cfg) -> dict:

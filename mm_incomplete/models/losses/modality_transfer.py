@@ -11,18 +11,23 @@ never runs at inference and is not exported) decodes the restored features
 ``h_1 .. h_S``; the frozen P-only teacher gives the targets::
 
     z_tr     = TransferDecoder(h_1 .. h_S)          (B, K, h, w) | (B, K)
-    L_KD     = tau^2 KL(softmax(z_t / tau) || softmax(z_tr / tau))
+    L_KD     = sum_s w_s tau^2 KL(softmax(z_t^s/tau) || softmax(z_tr^s/tau))
     L_JMMD   = JMMD([h_2, h_3, ctx_tr, softmax z_tr],
                     [t_2, t_3, ctx_t, softmax z_t])
     L_MMD    = sum_l MMD(layer_l of student, layer_l of teacher)   (optional)
 
 with ``ctx`` the decoder's context output (segmentation: the pyramid
-pooling bottleneck; classification: the pooled feature).
+pooling bottleneck; classification: the pooled feature). The KD acts at
+every scale s the head's task loss supervises, with that loss's weights
+w_s: one scale (w = 1) for UPerHead and classification heads; for
+ESANet's head the full-size output and the three side outputs (1/32, 1/16,
+1/8), w = (1, *side_loss_weights), the same sum as its deep-supervised
+cross-entropy. z_tr without a superscript is the full-size output.
 :class:`CrossTranslationReconstructionLoss` averages the reconstruction
 errors the CTN blocks recorded (see
 :class:`~mm_incomplete.models.utils.cross_translation.CrossTranslationFusion`).
 """
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
@@ -37,7 +42,11 @@ class TransferDecoder(BaseModule):
     """A task decoder on multi-level features: optional neck, then a head.
 
     ``forward(feats) = head(neck(feats))`` with the head's ``forward`` (the
-    raw logits: mmseg decode heads, mmpretrain classification heads).
+    raw logits: mmseg decode heads, mmpretrain classification heads);
+    ``forward(feats, all_scales=True)`` gives the logits of every scale the
+    head's task loss supervises (the head's own ``forward_supervised``,
+    e.g. ``ESANetHead``'s output and side outputs; else its one output)
+    and their weights.
 
     Args:
         head (dict): head config (e.g. ``UPerHead`` or ``LinearClsHead``),
@@ -61,12 +70,22 @@ class TransferDecoder(BaseModule):
         self.neck = MODELS.build(neck) if neck is not None else None
         self.head = MODELS.build(head)
 
-    def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        """feats: S maps (B, C_i, h_i, w_i) -> logits."""
+    def forward(self, feats: Sequence[torch.Tensor],
+                all_scales: bool = False
+                ) -> Union[torch.Tensor,
+                           Tuple[List[torch.Tensor], Tuple[float, ...]]]:
+        """feats: S maps (B, C_i, h_i, w_i) -> logits; with ``all_scales``
+        (logits of each supervised scale, the main output first; their
+        weights in the head's task loss)."""
         feats = tuple(feats)
         if self.neck is not None:
             feats = self.neck(feats)
-        return self.head(feats)
+        if not all_scales:
+            return self.head(feats)
+        if hasattr(self.head, 'forward_supervised'):
+            scales, weights = self.head.forward_supervised(feats)
+            return list(scales), tuple(float(w) for w in weights)
+        return [self.head(feats)], (1.0, )
 
 
 @MODELS.register_module()
@@ -88,7 +107,11 @@ class ModalityTransferLoss(BaseModule):
             aligned with ``teacher_feats`` (in order), e.g. ``(1, 2)`` for
             stages 2 and 3.
         kd (dict | None): logit KD config, e.g.
-            ``dict(type='LogitKLDistillLoss', tau=1.0, loss_weight=1.0)``.
+            ``dict(type='LogitKLDistillLoss', tau=1.0, loss_weight=1.0)``;
+            applied at each scale the decoder's head supervises (its
+            ``forward_supervised`` if it has one), weighted by the head's
+            weights of those scales and summed (ESANet: output + 3 side
+            outputs, each weight 1).
         jmmd (dict | None): :class:`JointMMDLoss` config.
         mmd (dict | None): :class:`MultiKernelMMDLoss` config applied to each
             aligned feature layer (stages and context) and summed: the
@@ -142,7 +165,10 @@ class ModalityTransferLoss(BaseModule):
             teacher_feats (Sequence[Tensor]): the teacher's features paired
                 with ``hall_feats[jmmd_stages]``.
             context_t (Tensor): the teacher decoder's context output.
-            logits_t (Tensor): the teacher's logits (B, K, h, w) / (B, K).
+            logits_t (Tensor | Sequence[Tensor]): the teacher's logits
+                (B, K, h, w) / (B, K), or one per supervised scale in the
+                transfer decoder's order (ESANet: full size, side 1/32,
+                1/16, 1/8); the first is the prediction the JMMD uses.
 
         Returns:
             dict[str, Tensor]: ``loss_kd``, ``loss_jmmd``, ``loss_mmd`` (those
@@ -157,14 +183,28 @@ class ModalityTransferLoss(BaseModule):
                 f'index the {len(hall_feats)} hallucination features and '
                 f'match the {len(teacher_feats)} teacher features')
         with self._context:
-            logits_s = self.decoder(hall_feats)
+            scales_s, weights = self.decoder(hall_feats, all_scales=True)
         context_s = self._context.get('context')
         self._context.clear()
+        scales_t = [logits_t] if isinstance(logits_t, torch.Tensor) \
+            else list(logits_t)
+        if len(scales_t) != len(scales_s):
+            raise ValueError(
+                'ModalityTransferLoss: the transfer decoder supervises '
+                f'{len(scales_s)} scales '
+                f'{[tuple(z.shape) for z in scales_s]} but `logits_t` gives '
+                f'{len(scales_t)} {[tuple(z.shape) for z in scales_t]}; '
+                'record one teacher output per scale, in the same order '
+                '(ESANetHead: decode_head.upsample.1, then '
+                'decode_head.decoder.0/1/2.side_output)')
+        logits_s, logits_t = scales_s[0], scales_t[0]
         feats_s = [hall_feats[i] for i in self.jmmd_stages] + [context_s]
         feats_t = list(teacher_feats) + [context_t]
         losses = {}
         if self.kd is not None:
-            losses['loss_kd'] = self.kd(logits_s, logits_t)
+            losses['loss_kd'] = sum(
+                w * self.kd(zs, zt)
+                for w, zs, zt in zip(weights, scales_s, scales_t))
         if self.jmmd is not None:
             losses['loss_jmmd'] = self.jmmd(feats_s, feats_t, logits_s,
                                             logits_t)

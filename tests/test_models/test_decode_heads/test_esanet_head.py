@@ -179,3 +179,32 @@ def test_in_a_segmentor_every_combination_equals_single_predictions():
     assert out['rgb'][0].seg_logits.data.shape == (5, 64, 64)
     torch.testing.assert_close(out['depth'][1].seg_logits.data,
                                depth[1].seg_logits.data)
+
+
+def test_plain_forward_computes_the_side_outputs_for_recorders():
+    """A frozen teacher runs in tensor mode: its side outputs are computed
+    there too (and recordable at decoder.<i>.side_output), equal to those
+    of forward_with_sides; forward_supervised gives every supervised scale
+    with the head's weights; without deep supervision none run."""
+    from mm_incomplete.models.distillers import FeatureRecorder
+    torch.manual_seed(0)
+    x = ESANetContextNeck(IN, SKIPS, context_channels=16)(feats(size=32))
+    head = make_head(side_loss_weights=(2.0, 0.0, 1.0)).eval()
+    rec = FeatureRecorder(head, {f's{i}': f'decoder.{i}.side_output'
+                                 for i in range(3)})
+    with rec, torch.no_grad():
+        out = head(x)
+    main, sides = head.forward_with_sides(x)
+    assert torch.equal(out, main)
+    for i, side in enumerate(sides):
+        assert torch.equal(rec.get(f's{i}'), side)
+    scales, weights = head.forward_supervised(x)
+    assert weights == (1.0, 2.0, 0.0, 1.0)
+    assert all(torch.equal(a, b) for a, b in zip(scales, [main, *sides]))
+    none = make_head(side_loss_weights=()).eval()
+    rec = FeatureRecorder(none, dict(s0='decoder.0.side_output'))
+    with rec, torch.no_grad():
+        none(x)
+    assert rec.outputs == {}
+    scales, weights = none.forward_supervised(x)
+    assert len(scales) == 1 and weights == (1.0, )

@@ -225,8 +225,9 @@ def test_nyud_config_has_the_paper_setting():
 
 def test_nyud_teacher_recorders_play_their_roles():
     """On ESANet's decoder: `context` is the context module's output
-    (1/32, 512 channels), `logits` the head's full-size output (what the
-    transfer decoder's are compared with)."""
+    (1/32, 512 channels), `logits` the head's full-size output and
+    `side32/16/8` its side outputs (what the transfer decoder's scales are
+    compared with)."""
     from mmseg.registry import MODELS
 
     from mm_incomplete.models.distillers import FeatureRecorder
@@ -245,6 +246,17 @@ def test_nyud_teacher_recorders_play_their_roles():
     assert torch.equal(rec.get('logits'), out)
     assert torch.equal(rec.get('context'), neck[3])
     assert rec.get('context').shape == (1, 512, 2, 3)
+    # the side outputs (1/32, 1/16, 1/8), in the order of the transfer
+    # decoder's supervised scales, run in tensor mode
+    with torch.no_grad():
+        main, sides = teacher.decode_head.forward_with_sides(neck)
+    logits_t = model.distill_losses.loss_transfer.inputs.logits_t
+    assert logits_t == ['teacher.logits', 'teacher.side32',
+                        'teacher.side16', 'teacher.side8']
+    recorded = [rec.get(n.partition('.')[2]) for n in logits_t]
+    assert all(torch.equal(a, b) for a, b in zip(recorded, [main, *sides]))
+    assert [tuple(z.shape[2:]) for z in recorded] == \
+        [(64, 80), (2, 3), (4, 5), (8, 10)]
 
 
 def test_list_inputs_of_distill_losses_are_checked(tmp_path):
@@ -260,3 +272,67 @@ def test_list_inputs_of_distill_losses_are_checked(tmp_path):
             loss_rec=dict(rec, inputs=dict(errors=errors))))
         with pytest.raises(ValueError, match=match):
             MODELS.build(cfg)
+
+
+def _nyud_distiller(tmp_path, monkeypatch):
+    """configs/onestage/nyud_rgbd.py built (teacher randomly initialised,
+    class weights written to tmp_path) and a 2-image 64 x 80 batch."""
+    import json
+
+    from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
+
+    import mm_incomplete.models.distillers.base_distiller as base
+    monkeypatch.setattr(base, 'load_teacher_checkpoint',
+                        lambda teacher, path, prefix=None: None)
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(config_path('onestage/nyud_rgbd.py'))
+    weights = tmp_path / 'class_weights.json'
+    weights.write_text(json.dumps([1.0 + i / 40 for i in range(40)]))
+    for model in (cfg.model.student, cfg.model.teacher,
+                  cfg.model.distill_losses.loss_transfer.decoder):
+        head = model.get('decode_head', model.get('head'))
+        head.loss_decode.class_weight_file = str(weights)
+    cfg.model.student.data_preprocessor.size = (64, 80)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.train()
+    g = torch.Generator().manual_seed(0)
+    samples = []
+    for _ in range(2):
+        s = SegDataSample(metainfo=dict(img_shape=(64, 80),
+                                        ori_shape=(64, 80)))
+        s.gt_sem_seg = PixelData(
+            data=torch.randint(0, 40, (1, 64, 80), generator=g))
+        samples.append(s)
+    batch = dict(inputs=[torch.rand(4, 64, 80, generator=g) * 255
+                         for _ in range(2)], data_samples=samples)
+    return cfg, model, model.data_preprocessor(batch, True)
+
+
+def test_nyud_kd_at_every_supervised_scale_reaches_every_parameter(
+        tmp_path, monkeypatch):
+    """ESANet's head supervises 4 scales: the per-scale KD pairs the
+    transfer decoder's with the teacher's recorded ones, and one loss step
+    gives every trainable parameter a gradient (the transfer decoder's side
+    outputs included), so the config runs DDP without
+    find_unused_parameters."""
+    cfg, model, data = _nyud_distiller(tmp_path, monkeypatch)
+    assert cfg.find_unused_parameters is False
+    kd_calls = []
+    model.distill_losses.loss_transfer.kd.register_forward_hook(
+        lambda m, args, out: kd_calls.append(
+            (tuple(args[0].shape), tuple(args[1].shape))))
+    losses = model(**data, mode='loss')
+    assert kd_calls == [((2, 40, 64, 80), ) * 2, ((2, 40, 2, 3), ) * 2,
+                        ((2, 40, 4, 5), ) * 2, ((2, 40, 8, 10), ) * 2]
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    no_grad = [n for n, p in model.named_parameters()
+               if p.requires_grad and (p.grad is None or
+                                       not p.grad.abs().sum() > 0)]
+    assert no_grad == []
+    sides = [f'distill_losses.loss_transfer.decoder.head.decoder.{i}.'
+             f'side_output.weight' for i in range(3)]
+    params = dict(model.named_parameters())
+    assert all(params[n].grad.abs().sum() > 0 for n in sides)

@@ -76,30 +76,101 @@ def test_stage_pairing_is_checked():
         seg_loss(context='head.nothing')
 
 
-def test_esanet_decoder_context_is_its_context_module():
-    """The NYUDv2 form: ESANet's context neck + head as the transfer
-    decoder, its context the neck's pyramid-pooling output (1/32 of the
-    input, the last neck output) and its logits at full size."""
+def esanet_loss(**head_kw):
     neck = dict(type='ESANetContextNeck', in_channels=CH,
                 skip_channels=(4, 8, 16), context_channels=16,
                 pool_scales=(1, 2))
     head = dict(type='ESANetHead', in_channels=[4, 8, 16, 16],
-                decoder_channels=(16, 8, 4), num_blocks=1, num_classes=3)
-    loss = seg_loss(decoder=dict(neck=neck, head=head),
+                decoder_channels=(16, 8, 4), num_blocks=1, num_classes=3,
+                **head_kw)
+    return seg_loss(decoder=dict(neck=neck, head=head),
                     context='neck.context', jmmd=None).eval()
+
+
+def kl64(logits_s, logits_t, tau):
+    """tau^2 mean over pixels of KL(softmax(z_t/tau) || softmax(z_s/tau)),
+    in float64 from the definition."""
+    zs, zt = logits_s.double() / tau, logits_t.double() / tau
+    p_t = torch.exp(zt) / torch.exp(zt).sum(1, keepdim=True)
+    p_s = torch.exp(zs) / torch.exp(zs).sum(1, keepdim=True)
+    return tau ** 2 * (p_t * (p_t.log() - p_s.log())).sum(1).mean()
+
+
+# the teacher's maps: full size, then the side outputs at 1/32, 1/16, 1/8
+SCALES = [(64, 64), (2, 2), (4, 4), (8, 8)]
+
+
+def teacher_scales(seed=5):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(2, 3, *hw, generator=g) for hw in SCALES]
+
+
+def test_esanet_decoder_context_is_its_context_module():
+    """The NYUDv2 form: ESANet's context neck + head as the transfer
+    decoder, its context the neck's pyramid-pooling output (1/32 of the
+    input, the last neck output) and its logits at full size."""
+    loss = esanet_loss()
     h = feats(0)
-    logits_t = torch.randn(2, 3, 64, 64)  # the teacher's head output
     with loss._context:
         logits_s = loss.decoder(h)
     assert logits_s.shape == (2, 3, 64, 64)
     assert torch.equal(loss._context.get('context'), loss.decoder.neck(h)[3])
-    out = loss(h, (h[1], h[2]), torch.randn(2, 16, 2, 2), logits_t)
-    kd = LogitKLDistillLoss(tau=2.0, loss_weight=0.5)(logits_s, logits_t)
-    assert float(out['loss_kd']) == pytest.approx(float(kd), rel=1e-6)
     # the head's 1/4 map before its upsamplings is no partner for it
+    wrong = teacher_scales()
+    wrong[0] = torch.randn(2, 3, 16, 16)
     with pytest.raises(ValueError, match='shape'):
-        loss(h, (h[1], h[2]), torch.randn(2, 16, 2, 2),
-             torch.randn(2, 3, 16, 16))
+        loss(h, (h[1], h[2]), torch.randn(2, 16, 2, 2), wrong)
+
+
+@pytest.mark.parametrize('side_weights', [(1.0, 1.0, 1.0), (2.0, 0.0, 0.5)])
+def test_kd_acts_at_every_scale_the_esanet_head_supervises(side_weights):
+    """L_KD = sum_s w_s KD(z_tr^s, z_t^s) over the full-size output and the
+    side outputs at 1/32, 1/16, 1/8, w = (1, *side_loss_weights) (the
+    head's deep-supervision weights), against a float64 computation; every
+    side-output conv of the transfer decoder gets a gradient."""
+    loss = esanet_loss(side_loss_weights=side_weights)
+    h, logits_t = feats(0), teacher_scales()
+    out = loss(h, (h[1], h[2]), torch.randn(2, 16, 2, 2), logits_t)
+    with torch.no_grad():
+        main, sides = loss.decoder.head.forward_with_sides(
+            loss.decoder.neck(h))
+    assert [tuple(z.shape[2:]) for z in [main, *sides]] == SCALES
+    ref = sum(w * kl64(zs, zt, tau=2.0) for w, zs, zt in zip(
+        (1.0, *side_weights), [main, *sides], logits_t))
+    assert float(out['loss_kd']) == pytest.approx(0.5 * float(ref),
+                                                  rel=1e-5)
+    out['loss_kd'].backward()
+    for module, w in zip(loss.decoder.head.decoder, side_weights):
+        grad = module.side_output.weight.grad
+        assert (grad.abs().sum() > 0) == (w != 0)
+
+
+def test_kd_at_one_scale_without_deep_supervision():
+    loss = esanet_loss(side_loss_weights=())
+    h, logits_t = feats(0), teacher_scales()[0]
+    out = loss(h, (h[1], h[2]), torch.randn(2, 16, 2, 2), logits_t)
+    with torch.no_grad():
+        logits_s = loss.decoder(h)
+    ref = kl64(logits_s, logits_t, tau=2.0)
+    assert float(out['loss_kd']) == pytest.approx(0.5 * float(ref),
+                                                  rel=1e-5)
+
+
+def test_a_different_number_of_scales_names_both_lists():
+    loss = esanet_loss()
+    h, ctx = feats(0), torch.randn(2, 16, 2, 2)
+    both = (r'supervises 4 scales \[\(2, 3, 64, 64\), \(2, 3, 2, 2\), '
+            r'\(2, 3, 4, 4\), \(2, 3, 8, 8\)\] but `logits_t` gives 1 '
+            r'\[\(2, 3, 64, 64\)\]')
+    with pytest.raises(ValueError, match=both):
+        loss(h, (h[1], h[2]), ctx, teacher_scales()[0])
+    with pytest.raises(ValueError, match='gives 3'):
+        loss(h, (h[1], h[2]), ctx, teacher_scales()[:3])
+    # a one-scale decoder (UPerHead) given the teacher's four
+    with pytest.raises(ValueError, match=r'supervises 1 scales \[\(2, 3, '
+                       r'16, 16\)\] but `logits_t` gives 2'):
+        seg_loss()(h, (h[1], h[2]), torch.randn(2, 8, 2, 2),
+                   (torch.randn(2, 3, 16, 16), torch.randn(2, 3, 2, 2)))
 
 
 def test_reconstruction_loss_is_the_weighted_mean():
