@@ -39,7 +39,8 @@ plain one (tensor / predict mode) too, which returns the full-size logits
 only: a frozen teacher's side outputs can then be recorded at
 ``decode_head.decoder.<i>.side_output`` (i = 0, 1, 2: 1/32, 1/16, 1/8)
 without running its loss; they cost three 1x1 convolutions at 1/32 to 1/8
-(about 0.1 % of the ResNet-50 network's multiply-adds at 480 x 640).
+(43 M multiply-adds per 480 x 640 image, 0.05 % of the convolutions of
+the NYUDv2 one-stage student, 81 G, counted with forward hooks).
 """
 from typing import List, Optional, Sequence, Tuple
 
