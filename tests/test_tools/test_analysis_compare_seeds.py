@@ -320,6 +320,12 @@ def test_compare_on_one_combination_by_hand(tool):
     assert '- D vs J, on rgb: +1.00 ± 1.41 (per seed +2.00, +0.00): ' \
         'within spread.' in md
     assert '- R vs J: depth not evaluated by the method, not compared.' in md
+    assert mean['shared'] == ['rgb+depth', 'rgb', 'depth']
+    # an RGB-only mean against an every-combination mean: not comparable
+    with pytest.raises(ValueError, match=r"compare_on 'mean': the method's "
+                       r"mean is over \['rgb'\], the baseline's over "
+                       r"\['rgb\+depth', 'rgb', 'depth'\]"):
+        tool.compare_on(rgb_only, joint, 'mean')
     with pytest.raises(ValueError, match="compare_on 'rgb': no seed"):
         tool.compare_on(rgb_only, dict(detached, seeds=[5, 6]), 'rgb')
 

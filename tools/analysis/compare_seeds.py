@@ -364,7 +364,8 @@ def compare_on(method: dict, baseline: dict, combo: str) -> dict:
     seeds both have (``method['seeds']``, ``baseline['seeds']``).
 
     ``over`` is ``'on <combo>'`` (``'mean over combinations'`` for
-    ``'mean'``); where either did not evaluate ``combo``, ``difference`` is
+    ``'mean'``, which both must take over the same combinations: an error
+    otherwise); where either did not evaluate ``combo``, ``difference`` is
     None and ``verdict`` says so.
 
     Example:
@@ -381,6 +382,16 @@ def compare_on(method: dict, baseline: dict, combo: str) -> dict:
                     difference_std=None, per_seed_difference=None,
                     verdict=f'{combo} not evaluated by the '
                             f'{" and ".join(missing)}')
+    shared = [combo]
+    if combo == 'mean':
+        own, base = ([c for c in r['combinations'] if c != 'mean']
+                     for r in (method, baseline))
+        if sorted(own) != sorted(base):
+            raise ValueError(
+                f"compare_on 'mean': the method's mean is over {own}, the "
+                f"baseline's over {base}; compare() compares means over "
+                'the shared combinations')
+        shared = own
     common = [s for s in method['seeds'] if s in baseline['seeds']]
     if not common:
         raise ValueError(f'compare_on {combo!r}: no seed in common '
@@ -392,7 +403,7 @@ def compare_on(method: dict, baseline: dict, combo: str) -> dict:
             mean=[res['per_seed'][combo][res['seeds'].index(s)]
                   for s in common]))
     return dict(compare(pick(method), pick(baseline)), over=over,
-                shared=[combo], seeds=common)
+                shared=shared, seeds=common)
 
 
 def _cell(summary: dict) -> str:

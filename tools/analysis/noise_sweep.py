@@ -411,6 +411,9 @@ def markdown(results: dict, metric: str, noisy: Sequence[str],
             cells = []
             for key in ('full', 'mean'):
                 c = cmp[key]
+                if c['difference'] is None:
+                    cells += ['-', c['verdict']]
+                    continue
                 spread = '' if c['difference_std'] is None else \
                     f' ± {c["difference_std"]:.2f}'
                 cells += [f'{c["difference"]:+.2f}{spread}', c['verdict']]

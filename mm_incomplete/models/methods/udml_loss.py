@@ -120,8 +120,12 @@ def estimator_mse(log_sigma2: torch.Tensor, levels: torch.Tensor,
         tensor(True)
     """
     present = present.to(torch.bool)
-    over = (log_sigma2 - LOG_SIGMA2_MAX).clamp(min=0).detach()
-    sigma = (0.5 * (log_sigma2 - over)).exp()
+    # value min(o, bound), gradient of o everywhere (straight-through);
+    # subtracting a detached excess instead rounds away in float32 once
+    # |o| is large (o = 1e9 read as a loss of 0 with no gradient)
+    bounded = log_sigma2.detach().clamp(max=LOG_SIGMA2_MAX) + (
+        log_sigma2 - log_sigma2.detach())
+    sigma = (0.5 * bounded).exp()
     sq = torch.where(present, (sigma - levels).pow(2),
                      sigma.new_zeros(()))
     return sq.sum() / present.sum().clamp(min=1)

@@ -112,7 +112,7 @@ def test_estimator_mse_is_the_release_loss_below_the_bound():
     assert o.grad[2, 1] == 0  # absent: no gradient
 
 
-@pytest.mark.parametrize('big', [LOG_SIGMA2_MAX + 1, 200.0, 1e6])
+@pytest.mark.parametrize('big', [LOG_SIGMA2_MAX + 1, 200.0, 1e6, 1e9, 3e38])
 def test_estimator_mse_bounds_o_from_above_and_keeps_a_pulling_gradient(big):
     """Above LOG_SIGMA2_MAX the value is that of the bound (finite, where
     float32's exp(o / 2) overflows for o > ~177) and the gradient that of
