@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
 from mmseg.models.decode_heads import decode_head
 from mmseg.registry import MODELS
@@ -110,7 +111,9 @@ def test_no_host_read_where_mmseg_reads_twice():
 ], ids=['fcn', 'uper', 'esanet'])
 def test_heads_log_mmseg_s_value(head):
     torch.manual_seed(0)
-    head = MODELS.build(head).eval()  # no dropout: two equal forwards
+    # mmseg's scope, whatever an earlier test left as the default scope
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        head = MODELS.build(head).eval()  # no dropout: two equal forwards
     if head.__class__.__name__ == 'ESANetHead':
         feats = [torch.randn(2, c, 8 // 2**i, 8 // 2**i)
                  for i, c in enumerate([4, 8, 16, 16])]
