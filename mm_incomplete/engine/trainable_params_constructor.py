@@ -23,6 +23,8 @@ from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmengine.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
                                OPTIMIZERS)
 
+from mm_incomplete.models.utils.staged_training import module_prefixes
+
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class TrainableParamsOptimWrapperConstructor(DefaultOptimWrapperConstructor):
@@ -71,13 +73,8 @@ class TrainableParamsOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         optimizer_cfg[first] = params
         optimizer = OPTIMIZERS.build(optimizer_cfg)
         print_log(f'optimizer: {len(trainable)} trainable parameter tensors '
-                  f'({_prefixes(trainable)}); '
+                  f'({module_prefixes(trainable)}); '
                   f'{len(named) - len(trainable)} frozen left out',
                   logger='current')
         return OPTIM_WRAPPERS.build(wrapper_cfg,
                                     default_args=dict(optimizer=optimizer))
-
-
-def _prefixes(names: List[str]) -> str:
-    """The distinct two-level prefixes of parameter names."""
-    return ', '.join(sorted({'.'.join(n.split('.')[:2]) for n in names}))

@@ -34,7 +34,8 @@ from mm_incomplete.modality import (ModalityLayout, set_modality_masks,
 from ..late_fusion import LateFusionHead
 from ..methods.base import BaseMethodLoss
 from ..methods.record import ForwardRecord
-from .staged_training import freeze_module, get_submodule, load_frozen_modules
+from .staged_training import (freeze_module, get_submodule,
+                               load_frozen_modules, module_prefixes)
 
 
 def build_method_losses(cfgs, option: str = 'method_losses') -> ModuleDict:
@@ -171,10 +172,10 @@ class MultiModalModelMixin:
             skipped = load_frozen_modules(self, self.stage1_ckpt,
                                           self.frozen_modules, 'stage1_ckpt')
             from mmengine.logging import print_log
-            prefixes = sorted({'.'.join(k.split('.')[:2]) for k in skipped})
             print_log(f'stage1_ckpt: {self.frozen_modules} loaded from '
                       f'{self.stage1_ckpt}; not loaded: {len(skipped)} keys '
-                      f'under {prefixes}', logger='current')
+                      f'under [{module_prefixes(skipped)}]',
+                      logger='current')
 
     def train_step(self, data, optim_wrapper):
         """mmengine's ``train_step``; with frozen modules, first checks that

@@ -55,6 +55,18 @@ def get_submodule(model: nn.Module, path: str, option: str) -> nn.Module:
                          f'(its top-level modules: {top})') from None
 
 
+def module_prefixes(names: Sequence[str]) -> str:
+    """The distinct two-level prefixes of parameter / state-dict names,
+    for a log line.
+
+    Example:
+        >>> module_prefixes(['head.fusion_head.w', 'head.shared.b',
+        ...                  'head.shared.w'])
+        'head.fusion_head, head.shared'
+    """
+    return ', '.join(sorted({'.'.join(n.split('.')[:2]) for n in names}))
+
+
 def _under(key: str, paths: Sequence[str]) -> bool:
     return any(key.startswith(p + '.') for p in paths)
 
@@ -95,10 +107,14 @@ def load_frozen_modules(model: nn.Module, path: str, frozen: Sequence[str],
                         'not a state dict')
     state = {k[len('module.'):] if k.startswith('module.') else k: v
              for k, v in state.items()}
+    # the meta CheckpointGuardHook writes (imported here: the engine
+    # package imports the models)
+    from mm_incomplete.engine.hooks.checkpoint_guard_hook import (
+        LAYOUT_KEY, layout_meta)
     layout = getattr(model, 'layout', None)
-    saved = (ckpt.get('meta') or {}).get('modality_layout')
+    saved = (ckpt.get('meta') or {}).get(LAYOUT_KEY)
     if layout is not None and saved is not None:
-        own = dict(names=list(layout.names), channels=list(layout.channels))
+        own = layout_meta(layout)
         if saved != own:
             raise ValueError(
                 f'`{option}`: {path} was trained with the modality layout '
