@@ -330,21 +330,17 @@ def test_compare_on_one_combination_by_hand(tool):
         tool.compare_on(rgb_only, dict(detached, seeds=[5, 6]), 'rgb')
 
 
-def test_compare_on_from_the_command_line(tool, compared):
+def test_compare_on_from_the_command_line(tool, compared, monkeypatch):
     """Reuses the module's runs: the per-combination lines reach the table
     and the JSON; a combination the baseline never evaluated is refused."""
     root = compared['root']
     out = str(root / 'res_on')
     argv = [a if a != str(root / 'res') else out for a in compared['argv']]
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
-        results = tool.main(argv + ['--compare-on', 'rgb', 'depth'])
-        with pytest.raises(SystemExit, match=r"--compare-on \['rbg'\]: "
-                           "the baseline 'Full' evaluates"):
-            tool.main(argv + ['--compare-on', 'rbg'])
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(root)
+    results = tool.main(argv + ['--compare-on', 'rgb', 'depth'])
+    with pytest.raises(SystemExit, match=r"--compare-on \['rbg'\]: "
+                       "the baseline 'Full' evaluates"):
+        tool.main(argv + ['--compare-on', 'rbg'])
     on = results['MMANet']['vs_baseline_on']
     assert list(on) == ['rgb', 'depth']
     for combo, cmp in on.items():

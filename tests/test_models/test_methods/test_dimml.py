@@ -408,6 +408,24 @@ def test_stage2_config_trains_from_the_stage1_checkpoint_key(tmp_path,
         id(p) for p in runner.model.head.fusion_head.parameters())
 
 
+def _synthetic_batch(task):
+    """Two full-modality samples of the synthetic sets' shape: (x, samples)
+    with x (2, 4, S, S), S = 32 (cls) or 64 (seg)."""
+    if task == 'cls':
+        samples = [DataSample().set_gt_label(i % 8) for i in range(2)]
+        size = 32
+    else:
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        samples = [SegDataSample(
+            metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)),
+            gt_sem_seg=PixelData(data=torch.randint(0, 9, (1, 64, 64))))
+            for _ in range(2)]
+        size = 64
+    set_modality_masks(samples, torch.ones(2, 2, dtype=torch.bool))
+    return torch.rand(2, 4, size, size), samples
+
+
 @pytest.mark.parametrize('task', ['cls', 'seg'])
 def test_joint_baseline_one_loss_and_single_modality_is_its_head(task):
     """configs/dimml/synthetic_<task>_joint_cpu.py: the stage-1
@@ -421,19 +439,7 @@ def test_joint_baseline_one_loss_and_single_modality_is_its_head(task):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     assert len(model.method_losses) == 0 and not cfg.custom_hooks
-    if task == 'cls':
-        samples = [DataSample().set_gt_label(i % 8) for i in range(2)]
-        size = 32
-    else:
-        from mmengine.structures import PixelData
-        from mmseg.structures import SegDataSample
-        samples = [SegDataSample(
-            metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)),
-            gt_sem_seg=PixelData(data=torch.randint(0, 9, (1, 64, 64))))
-            for _ in range(2)]
-        size = 64
-    set_modality_masks(samples, torch.ones(2, 2, dtype=torch.bool))
-    x = torch.rand(2, 4, size, size)
+    x, samples = _synthetic_batch(task)
     losses = model.loss(x, samples)
     key = 'loss' if task == 'cls' else 'decode.loss_ce'
     assert [k for k in losses if 'loss' in k] == [key]
@@ -471,19 +477,7 @@ def test_stage2_configs_train_the_fusion_head_alone(task):
     model.train()
     head = model.task_head
     assert not model.backbone.training and not head.heads.training
-    if task == 'cls':
-        samples = [DataSample().set_gt_label(i % 8) for i in range(2)]
-        size = 32
-    else:
-        from mmengine.structures import PixelData
-        from mmseg.structures import SegDataSample
-        samples = [SegDataSample(
-            metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)),
-            gt_sem_seg=PixelData(data=torch.randint(0, 9, (1, 64, 64))))
-            for _ in range(2)]
-        size = 64
-    set_modality_masks(samples, torch.ones(2, 2, dtype=torch.bool))
-    x = torch.rand(2, 4, size, size)
+    x, samples = _synthetic_batch(task)
     losses = model.loss(x, samples)
     assert list(losses) == ['loss_ce_fusion']
     losses['loss_ce_fusion'].backward()
