@@ -47,7 +47,7 @@ Outputs, ``PREFIX``:
   levels) of mean ± std (sample std over seeds, ddof=1), then per setting
   each method against ``--baseline`` (default: the first method) on the
   full combination and on the mean over combinations, paired by seed
-  (compare_seeds' ``compare``: 'beats' only where the mean difference
+  (compare_seeds' ``compare_on``: 'beats' only where the mean difference
   exceeds the std of the per-seed differences);
 - ``PREFIX.json``: every per-seed value, the summaries and comparisons;
 - ``PREFIX.png``: the metric against the level, one panel per noisy

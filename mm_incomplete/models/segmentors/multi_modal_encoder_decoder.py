@@ -52,7 +52,7 @@ class MultiModalEncoderDecoder(MultiModalModelMixin, EncoderDecoder):
             loss dict (e.g. DMRNet's ``ProbabilisticEmbeddingKL`` and
             ``CombinationRegularizer``).
         frozen_modules (list[str], optional): modules of an earlier
-            training stage (e.g. ``['backbone', 'head.heads']``): no
+            training stage (e.g. ``['backbone', 'decode_head.heads']``): no
             gradients, always in eval mode, loaded from ``stage1_ckpt``
             when training starts (``init_weights``).
         stage1_ckpt (str, optional): the earlier stage's checkpoint
