@@ -74,8 +74,9 @@ def _run_inner(tmp_path, conftest):
     (tmp_path / 'test_2_second.py').write_text(SECOND)
     outcomes = _Outcomes()
     pytest.main(['-q', '-p', 'no:cacheprovider', '--import-mode=importlib',
-                 '--rootdir', str(tmp_path), '-c', str(tmp_path / 'pytest.ini'),
-                 str(tmp_path)], plugins=[outcomes])
+                 '--rootdir', str(tmp_path),
+                 '-c', str(tmp_path / 'pytest.ini'), str(tmp_path)],
+                plugins=[outcomes])
     return outcomes.outcomes
 
 

@@ -107,6 +107,15 @@ class BaseDecision(BaseModule):
         """
         raise NotImplementedError
 
+    def check_fusion_head(self, option: str) -> None:
+        """Raise unless this rule can weigh a fusion head
+        (``accepts_fusion_head``); the message starts with ``option``."""
+        if not self.accepts_fusion_head:
+            raise TypeError(
+                f'{option}: the decision {type(self).__name__} weighs heads '
+                'by their modality and cannot take a fusion head; use '
+                'MeanDecision, SumDecision or CertaintyWeightedDecision')
+
     def forward(self, modal_logits: Dict[str, torch.Tensor],
                 mask: torch.Tensor,
                 uncertainties: Optional[Dict[str, torch.Tensor]] = None,
@@ -131,11 +140,7 @@ class BaseDecision(BaseModule):
         logits, present = _stack(modal_logits, mask, self.names)
         names = [n for n in self.names if n in modal_logits]
         if fusion_logits is not None:
-            if not self.accepts_fusion_head:
-                raise TypeError(
-                    f'{type(self).__name__} weighs heads by their modality '
-                    'and cannot take a fusion head; use MeanDecision, '
-                    'SumDecision or CertaintyWeightedDecision')
+            self.check_fusion_head('fusion_logits')
             if fusion_logits.shape != logits.shape[1:]:
                 raise ValueError(
                     f'fusion_logits must be shaped as each modality\'s '

@@ -106,12 +106,7 @@ class LateFusionHead(BaseModule):
         self.uncertainty = MODELS.build(uncertainty) if uncertainty else None
         self.fusion_head = None
         if fusion_head is not None:
-            if not self.decision.accepts_fusion_head:
-                raise TypeError(
-                    f'LateFusionHead.fusion_head: the decision '
-                    f'{type(self.decision).__name__} weighs heads by their '
-                    'modality and cannot take a fusion head; use '
-                    'MeanDecision, SumDecision or CertaintyWeightedDecision')
+            self.decision.check_fusion_head('LateFusionHead.fusion_head')
             self.fusion_head, _ = build_task_module(
                 fusion_head, 'LateFusionHead.fusion_head', self.task)
         first = self.heads[self.layout.names[0]]

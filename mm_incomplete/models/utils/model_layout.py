@@ -278,6 +278,6 @@ def check_same_layout(own: Optional[ModalityLayout], option: str,
         raise _mismatch(option, own, source)
 
 
-__all__: Sequence[str] = ('MODEL_COMPONENTS', 'fill_model_layout', 'fill_layout',
-                          'declared_layout', 'takes_layout',
+__all__: Sequence[str] = ('MODEL_COMPONENTS', 'fill_model_layout',
+                          'fill_layout', 'declared_layout', 'takes_layout',
                           'component_class', 'check_same_layout')
