@@ -183,3 +183,27 @@ def test_report_marks_gpu_fields_absent_on_cpu(bench):
     line = [x for x in bench.format_report(result).splitlines()
             if x.startswith('rgb')][0]
     assert line.split()[-2:] == ['0.38', '55']
+
+
+def test_a_distiller_case_runs_with_its_teacher_at_init(bench, capsys):
+    """`--case mmanet=mmanet/synthetic_seg_cpu.py`: the distiller's teacher
+    checkpoint is not there (nor read); the student's preprocessor is padded
+    and seeded, the batch follows the student, and a step trains."""
+    from mmengine.optim import OptimWrapper
+    args = bench.parse_args(['--quick', '--case',
+                             'mmanet=mmanet/synthetic_seg_cpu.py'])
+    cfg = args.cases['mmanet'](args)
+    assert not osp.isfile(cfg['teacher_ckpt'])
+    pre = cfg['student']['data_preprocessor']
+    assert tuple(pre['size']) == (64, 64)
+    assert pre['train_sampler']['seed'] == 0
+    model = bench.build_model(cfg, 'cpu').train()
+    assert 'not read' in capsys.readouterr().out
+    batch = bench.make_batch(model, args)
+    assert batch['inputs'][0].shape == (4, 64, 64)
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    losses = model.train_step(bench.clone_batch(batch), optim)
+    # the teacher ran: MMANet's margin-aware distillation terms are there
+    assert {'loss_mad_context', 'loss_mad_skip16', 'loss_mad_skip8'} <= \
+        set(losses), sorted(losses)
+    assert all(torch.isfinite(v).all() for v in losses.values())

@@ -102,7 +102,9 @@ def load_model_cfg(path: str, args) -> dict:
                 f'no config file {path!r} (neither a path nor a config '
                 'shipped under mm_incomplete/configs)') from None
     model = _single_process_norm(Config.fromfile(path).model.to_dict())
-    pre = model.get('data_preprocessor') or {}
+    # a distiller's preprocessing is its student's
+    pre = (model.get('data_preprocessor')
+           or model.get('student', {}).get('data_preprocessor') or {})
     if 'size' in pre:
         pre['size'] = tuple(args.size)
     sampler = pre.get('train_sampler')
@@ -213,7 +215,7 @@ def make_batch(model, args, seed: int = 0) -> dict:
     from mmseg.structures import SegDataSample
     layout = getattr(model.data_preprocessor, 'layout', None)
     channels = layout.total_channels if layout is not None else 3
-    num_classes = model.decode_head.num_classes
+    num_classes = getattr(model, 'student', model).decode_head.num_classes
     g = torch.Generator().manual_seed(seed)
     h, w = args.size
     inputs, samples = [], []
@@ -236,8 +238,26 @@ def build_model(cfg: dict, device: str):
     from mmseg.registry import MODELS
     torch.manual_seed(0)
     # PyTorch's default initialisation: timings do not depend on the values
-    model = MODELS.build(dict(copy.deepcopy(cfg), _scope_='mmseg'))
+    with _teacher_at_init(cfg):
+        model = MODELS.build(dict(copy.deepcopy(cfg), _scope_='mmseg'))
     return model.to(device)
+
+
+def _teacher_at_init(cfg: dict):
+    """A distiller (a ``teacher_ckpt`` in ``cfg``) keeps its teacher's
+    initial weights instead of loading the checkpoint, which the benchmark
+    does not have; the teacher stays frozen and runs as in training, so
+    the step costs the same. Other models: nothing changes."""
+    if 'teacher_ckpt' not in cfg:
+        return contextlib.nullcontext()
+    from unittest import mock
+
+    from mm_incomplete.models.distillers import base_distiller
+    print(f'[benchmark] {cfg.get("type")}: the teacher keeps its initial '
+          f'weights (teacher_ckpt {cfg["teacher_ckpt"]!r} not read)',
+          flush=True)
+    return mock.patch.object(base_distiller, 'load_teacher_checkpoint',
+                             lambda *args, **kwargs: None)
 
 
 # -- measuring --------------------------------------------------------------
